@@ -1,0 +1,1 @@
+"""The Anthropic Messages dialect: the only client-facing wire format."""

@@ -1,0 +1,213 @@
+"""Canonical events -> Anthropic SSE bytes, and a folded `Reply` -> Anthropic JSON.
+
+The stream encoder numbers blocks as they open, enforces Anthropic's event order (a
+provider that breaks it fails loudly instead of confusing the client) and writes each event
+as soon as it is translated. Hot-path events are assembled from byte templates.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from typing import Any, assert_never
+
+import orjson
+
+from router.anthropic.signatures import encode_signature
+from router.conversation import Block, Reply, TextBlock, ThinkingBlock, ToolUseBlock, Usage
+from router.errors import UpstreamUnavailable
+from router.events import (
+    BlockStop,
+    Event,
+    MessageStart,
+    MessageStop,
+    SignatureDelta,
+    TextDelta,
+    TextStart,
+    ThinkingDelta,
+    ThinkingStart,
+    ToolInputDelta,
+    ToolUseStart,
+)
+
+PING = b'event: ping\ndata: {"type":"ping"}\n\n'
+_ALPHABET = string.ascii_letters + string.digits
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
+_CLIENT_ID_PREFIXES = ("toolu_", "srvtoolu_")
+
+
+def new_id(prefix: str) -> str:
+    """An id shaped like Anthropic's (`msg_01…`, `toolu_01…`)."""
+    return prefix + "01" + "".join(secrets.choice(_ALPHABET) for _ in range(22))
+
+
+def client_tool_id(upstream_id: str) -> str:
+    """The tool-call id a client sees: `toolu_…`, derived from the provider's id so it round-trips."""
+    if upstream_id.startswith(_CLIENT_ID_PREFIXES) and not _UNSAFE_ID.search(upstream_id):
+        return upstream_id
+    return "toolu_" + _UNSAFE_ID.sub("_", upstream_id)
+
+
+def usage_json(usage: Usage) -> dict[str, int]:
+    """Anthropic's usage object."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens,
+        "cache_read_input_tokens": usage.cache_read_input_tokens,
+        "output_tokens": usage.output_tokens,
+    }
+
+
+def _sse(name: bytes, payload: dict[str, Any]) -> bytes:
+    return b"event: " + name + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+class StreamEncoder:
+    """Turns one reply's canonical events into Anthropic SSE bytes, checking their order."""
+
+    __slots__ = ("message_id", "model", "index", "open", "started", "finished", "_redacted")
+
+    def __init__(self, model: str, message_id: str | None = None) -> None:
+        self.message_id = message_id or new_id("msg_")
+        self.model = model
+        self.index = -1
+        self.open: type[Event] | None = None
+        self.started = False
+        self.finished = False
+        self._redacted = False
+
+    def encode(self, event: Event) -> bytes:
+        """The SSE bytes for one event (possibly empty, possibly several SSE events)."""
+        match event:
+            case TextDelta(text=text):
+                self._expect(TextStart, event)
+                return self._delta(b'"text_delta","text":', text)
+            case ThinkingDelta(thinking=text):
+                self._expect(ThinkingStart, event)
+                if self._redacted:
+                    raise UpstreamUnavailable("provider sent thinking text inside a redacted block")
+                return self._delta(b'"thinking_delta","thinking":', text)
+            case ToolInputDelta(partial_json=fragment):
+                self._expect(ToolUseStart, event)
+                return self._delta(b'"input_json_delta","partial_json":', fragment)
+            case SignatureDelta(signature=signature):
+                self._expect(ThinkingStart, event)
+                return self._signature(encode_signature(signature))
+            case TextStart():
+                return self._start(event, {"type": "text", "text": ""})
+            case ThinkingStart(redacted=True):
+                prefix = self._open_block(event)
+                self._redacted = True  # its start waits for the signature, which is all it holds
+                return prefix
+            case ThinkingStart():
+                return self._start(event, {"type": "thinking", "thinking": "", "signature": ""})
+            case ToolUseStart(id=tool_id, name=name, server=server):
+                kind = "server_tool_use" if server else "tool_use"
+                return self._start(event, {"type": kind, "id": client_tool_id(tool_id), "name": name, "input": {}})
+            case BlockStop():
+                return self._stop()
+            case MessageStart():
+                return self._message_start(event)
+            case MessageStop():
+                return self._message_stop(event)
+            case _:
+                assert_never(event)
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _expect(self, kind: type[Event], event: Event) -> None:
+        if self.open is not kind:
+            opened = self.open.__name__ if self.open else "no block"
+            raise UpstreamUnavailable(f"provider sent {type(event).__name__} while {opened} was open")
+
+    def _delta(self, head: bytes, text: str) -> bytes:
+        return (
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":%s%s}}\n\n'
+            % (self.index, head, orjson.dumps(text))
+        )
+
+    def _open_block(self, event: Event) -> bytes:
+        """Close any block still open (leniently), then number the new one."""
+        if not self.started or self.finished:
+            raise UpstreamUnavailable(f"provider sent {type(event).__name__} outside a message")
+        prefix = self._stop() if self.open is not None else b""
+        self.index += 1
+        self.open = type(event)
+        return prefix
+
+    def _start(self, event: Event, block: dict[str, Any]) -> bytes:
+        prefix = self._open_block(event)
+        return prefix + _sse(b"content_block_start", {"type": "content_block_start", "index": self.index, "content_block": block})
+
+    def _signature(self, signature: str) -> bytes:
+        if self._redacted:
+            self._redacted = False
+            block = {"type": "redacted_thinking", "data": signature}
+            return _sse(b"content_block_start", {"type": "content_block_start", "index": self.index, "content_block": block})
+        return self._delta(b'"signature_delta","signature":', signature)
+
+    def _stop(self) -> bytes:
+        if self.open is None:
+            raise UpstreamUnavailable("provider closed a block that was not open")
+        self.open = None
+        if self._redacted:  # a redacted block that never got its signature is not shown at all
+            self._redacted = False
+            self.index -= 1
+            return b""
+        return b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n' % self.index
+
+    def _message_start(self, event: MessageStart) -> bytes:
+        if self.started:
+            raise UpstreamUnavailable("provider started the message twice")
+        self.started = True
+        message: dict[str, Any] = {
+            "id": self.message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage_json(event.usage),
+        }
+        return _sse(b"message_start", {"type": "message_start", "message": message})
+
+    def _message_stop(self, event: MessageStop) -> bytes:
+        if not self.started or self.finished:
+            raise UpstreamUnavailable("provider ended a message that was not open")
+        prefix = self._stop() if self.open is not None else b""
+        self.finished = True
+        delta = {"stop_reason": event.stop_reason, "stop_sequence": event.stop_sequence}
+        body = _sse(b"message_delta", {"type": "message_delta", "delta": delta, "usage": usage_json(event.usage)})
+        return prefix + body + b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+
+
+def reply_json(reply: Reply, model: str, message_id: str | None = None) -> bytes:
+    """The non-streaming Anthropic message for a folded reply."""
+    return orjson.dumps(
+        {
+            "id": message_id or new_id("msg_"),
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [_block_json(block) for block in reply.content],
+            "stop_reason": reply.stop_reason,
+            "stop_sequence": reply.stop_sequence,
+            "usage": usage_json(reply.usage),
+        }
+    )
+
+
+def _block_json(block: Block) -> dict[str, Any]:
+    match block:
+        case TextBlock(text=text):
+            return {"type": "text", "text": text}
+        case ThinkingBlock(redacted=True, signature=signature) if signature is not None:
+            return {"type": "redacted_thinking", "data": encode_signature(signature)}
+        case ThinkingBlock(thinking=text, signature=signature):
+            return {"type": "thinking", "thinking": text, "signature": encode_signature(signature) if signature else ""}
+        case ToolUseBlock(id=tool_id, name=name, input=tool_input, server=server):
+            kind = "server_tool_use" if server else "tool_use"
+            return {"type": kind, "id": client_tool_id(tool_id), "name": name, "input": tool_input}
+    raise TypeError(f"a reply cannot hold {type(block).__name__}")

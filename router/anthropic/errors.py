@@ -1,0 +1,66 @@
+"""Router errors as Anthropic reports them: one status, one error type, one JSON body.
+
+This is the only place where an exception becomes something a client sees.
+"""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+
+from router import errors
+
+_STATUS: tuple[tuple[type[errors.RouterError], int, str], ...] = (
+    (errors.NotFound, 404, "not_found_error"),
+    (errors.RequestError, 400, "invalid_request_error"),
+    (errors.AuthError, 401, "authentication_error"),
+    (errors.PermissionDenied, 403, "permission_error"),
+    (errors.RateLimited, 429, "rate_limit_error"),
+    (errors.Overloaded, 529, "overloaded_error"),
+    (errors.ContextTooLong, 400, "invalid_request_error"),
+    (errors.UpstreamRejected, 400, "invalid_request_error"),
+    (errors.UpstreamTimeout, 504, "timeout_error"),
+    (errors.UpstreamUnavailable, 502, "api_error"),
+    (errors.ProviderError, 502, "api_error"),
+)
+
+CONTEXT_TOO_LONG_PREFIX = "prompt is too long"
+
+
+def status_and_type(exc: BaseException) -> tuple[int, str]:
+    """The HTTP status and Anthropic error type for any exception (unknown ones are 500 api_error)."""
+    for cls, status, error_type in _STATUS:
+        if isinstance(exc, cls):
+            return status, error_type
+    return 500, "api_error"
+
+
+def message_of(exc: BaseException) -> str:
+    """What the client may read: router errors say what happened, anything else says nothing internal."""
+    if isinstance(exc, errors.ContextTooLong):
+        text = exc.message
+        return text if text.lower().startswith(CONTEXT_TOO_LONG_PREFIX) else f"{CONTEXT_TOO_LONG_PREFIX}: {text}"
+    if isinstance(exc, errors.RouterError):
+        return exc.message
+    return "internal router error; the router's log has the details"
+
+
+def error_body(error_type: str, message: str) -> bytes:
+    """The JSON body Anthropic sends for an error."""
+    return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})
+
+
+def error_response_parts(exc: BaseException) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and extra headers (e.g. `retry-after`) for a failure before the first byte."""
+    status, error_type = status_and_type(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
+        headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))
+    return status, error_body(error_type, message_of(exc)), headers
+
+
+def error_event(exc: BaseException) -> bytes:
+    """The SSE `error` event that ends a stream which already started."""
+    _, error_type = status_and_type(exc)
+    return b"event: error\ndata: " + error_body(error_type, message_of(exc)) + b"\n\n"

@@ -1,0 +1,272 @@
+"""The HTTP surface: Anthropic's endpoints over a `Runtime`, as a Starlette app.
+
+    client ──► decode (validate) ──► rules (route) ──► dispatcher (start a reply)
+           ◄── SSE encoder, or a JSON message folded from the same events
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request as HTTPRequest
+from starlette.responses import Response
+from starlette.routing import Route as HTTPRoute
+
+from router import __version__
+from router.anthropic.decode import decode_request
+from router.anthropic.encode import StreamEncoder, reply_json
+from router.anthropic.errors import error_body, error_response_parts
+from router.collect import collect
+from router.conversation import Request, Usage
+from router.errors import AuthError, NotFound, RequestError, RouterError
+from router.events import MessageStop
+from router.provider import ModelInfo
+from router.route import Resolution, Route
+from router.runtime import Runtime
+from router.sse import EventStreamResponse
+from router.tokens import estimate_input_tokens
+
+log = logging.getLogger("router")
+access_log = logging.getLogger("router.access")
+
+JSON = "application/json"
+MODEL_LIST_TIMEOUT = 5.0
+AUTH_MESSAGE = "invalid x-api-key: this router only serves clients that send the token set in server.auth_token"
+
+
+@dataclass
+class Exchange:
+    """What the access log says about one request, filled in as it progresses."""
+
+    started: float = field(default_factory=time.perf_counter)
+    resolution: Resolution | None = None
+    route: Route | None = None
+    usage: Usage | None = None
+
+    def log(self, status: int) -> None:
+        """Write the one access-log line of this request."""
+        res, route, usage = self.resolution, self.route, self.usage or Usage()
+        access_log.info(
+            'POST /v1/messages tier=%s rule="%s" route=%s provider=%s model=%s status=%d in=%d cached=%d out=%d %.0fms',
+            (res.tier if res else None) or "-",
+            res.rule if res else "-",
+            route.target if route else "-",
+            route.provider if route else "-",
+            route.model if route else "-",
+            status,
+            usage.input_tokens,
+            usage.cache_read_input_tokens,
+            usage.output_tokens,
+            (time.perf_counter() - self.started) * 1000,
+        )
+
+
+class Endpoints:
+    """Request handlers bound to one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.server = runtime.config.server
+
+    async def messages(self, http: HTTPRequest) -> Response | EventStreamResponse:
+        """`POST /v1/messages`: one assistant turn, streamed or folded."""
+        exchange = Exchange()
+        try:
+            request = await self._decode(http, for_count=False)
+            exchange.resolution = self.runtime.rules.resolve(request.model)
+            exchange.route = exchange.resolution.primary
+            exchange.route, events = await self.runtime.dispatcher.start(request, exchange.resolution)
+        except Exception as exc:
+            response = _error_response(exc)
+            exchange.log(response.status_code)
+            return response
+        if request.stream:
+            return self._stream(request, events, exchange)
+        try:
+            reply = await collect(events)
+        except Exception as exc:
+            response = _error_response(exc)
+            exchange.log(response.status_code)
+            return response
+        exchange.usage = reply.usage
+        exchange.log(200)
+        return Response(reply_json(reply, request.model), media_type=JSON)
+
+    def _stream(self, request: Request, events: AsyncIterator[object], exchange: Exchange) -> EventStreamResponse:
+        def on_end(status: int, stop: MessageStop | None) -> None:
+            exchange.usage = stop.usage if stop else None
+            exchange.log(status)
+
+        return EventStreamResponse(
+            events,  # type: ignore[arg-type]
+            StreamEncoder(request.model),
+            ping_interval=self.server.ping_interval,
+            lifecycle=self.runtime.lifecycle,
+            on_end=on_end,
+        )
+
+    async def count_tokens(self, http: HTTPRequest) -> Response:
+        """`POST /v1/messages/count_tokens`: the provider's count, else the local estimate."""
+        try:
+            request = await self._decode(http, for_count=True)
+            route = self.runtime.rules.resolve(request.model).primary
+            provider = self.runtime.providers.get(route.provider)
+            counted = await provider.count_tokens(request, route) if provider else None
+        except Exception as exc:
+            return _error_response(exc)
+        tokens = counted if counted is not None else estimate_input_tokens(request)
+        return Response(orjson.dumps({"input_tokens": tokens}), media_type=JSON)
+
+    async def models(self, http: HTTPRequest) -> Response:
+        """`GET /v1/models`: tier aliases, routed targets and each provider's models, Anthropic-shaped."""
+        if (denied := self._check_auth(http)) is not None:
+            return denied
+        entries = await self._model_entries()
+        data = [_model_json(model_id, name) for model_id, name in entries.items()]
+        body = {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None}
+        return Response(orjson.dumps(body), media_type=JSON)
+
+    async def model(self, http: HTTPRequest) -> Response:
+        """`GET /v1/models/{id}`: one model, or 404."""
+        if (denied := self._check_auth(http)) is not None:
+            return denied
+        model_id = http.path_params["model_id"]
+        entries = await self._model_entries()
+        if model_id not in entries:
+            return _error_response(NotFound(f"model '{model_id}' is not served by this router"))
+        return Response(orjson.dumps(_model_json(model_id, entries[model_id])), media_type=JSON)
+
+    async def health(self, http: HTTPRequest) -> Response:
+        """`GET /health`: liveness, version, and each provider's credential status."""
+        statuses = self.runtime.credential_statuses()
+        body = {
+            "status": "ok",
+            "version": __version__,
+            "providers": {name: {"ok": s.ok, "detail": s.detail} for name, s in statuses.items()},
+        }
+        return Response(orjson.dumps(body), media_type=JSON)
+
+    async def root(self, http: HTTPRequest) -> Response:
+        """`HEAD /` and `GET /`: Claude Code probes the base URL before its first request."""
+        return Response(b"switchyard router is running\n", media_type="text/plain")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _decode(self, http: HTTPRequest, *, for_count: bool) -> Request:
+        if not self._authorized(http):
+            raise AuthError(AUTH_MESSAGE)
+        body = await _read_body(http, self.server.max_body_bytes)
+        headers = http.headers
+        betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
+        return decode_request(
+            body, session_id=headers.get("x-claude-code-session-id"), betas=betas, for_count=for_count
+        )
+
+    def _authorized(self, http: HTTPRequest) -> bool:
+        token = self.server.auth_token
+        if not token:
+            return True
+        given = http.headers.get("x-api-key") or http.headers.get("authorization", "").removeprefix("Bearer ")
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    def _check_auth(self, http: HTTPRequest) -> Response | None:
+        return None if self._authorized(http) else _error_response(AuthError(AUTH_MESSAGE))
+
+    async def _model_entries(self) -> dict[str, str]:
+        entries = {model_id: model_id for model_id in self.runtime.rules.model_ids()}
+        results = await asyncio.gather(
+            *(self._provider_models(name) for name in self.runtime.providers), return_exceptions=False
+        )
+        for name, models in zip(self.runtime.providers, results):
+            for info in models:
+                entries.setdefault(f"{name}/{info.id}", info.display_name or info.id)
+        return entries
+
+    async def _provider_models(self, name: str) -> tuple[ModelInfo, ...]:
+        try:
+            async with asyncio.timeout(MODEL_LIST_TIMEOUT):
+                return tuple(await self.runtime.providers[name].list_models())
+        except Exception as exc:  # a provider's listing failing must not break the whole list
+            log.warning("listing models of %s failed: %s", name, exc)
+            return ()
+
+
+class TooLarge(RequestError):
+    """The request body exceeds `server.max_body_bytes` (Anthropic answers 413)."""
+
+
+async def _read_body(http: HTTPRequest, limit: int) -> bytes:
+    declared = http.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"request body is larger than the router's limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in http.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"request body is larger than the router's limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _model_json(model_id: str, name: str) -> dict[str, str]:
+    return {"type": "model", "id": model_id, "display_name": name, "created_at": "2025-01-01T00:00:00Z"}
+
+
+def _error_response(exc: BaseException) -> Response:
+    if isinstance(exc, TooLarge):
+        return Response(error_body("request_too_large", exc.message), status_code=413, media_type=JSON)
+    if not isinstance(exc, RouterError):
+        log.exception("unexpected failure while handling a request")
+    elif not isinstance(exc, RequestError):
+        log.warning("request failed: %s", exc)
+    status, body, headers = error_response_parts(exc)
+    return Response(body, status_code=status, headers=headers, media_type=JSON)
+
+
+async def _http_error(http: HTTPRequest, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    kinds: Mapping[int, str] = {404: "not_found_error", 405: "invalid_request_error"}
+    error_type = kinds.get(exc.status_code, "api_error" if exc.status_code >= 500 else "invalid_request_error")
+    message = f"{http.method} {http.url.path}: {exc.detail}"
+    return Response(error_body(error_type, message), status_code=exc.status_code, media_type=JSON)
+
+
+async def _server_error(http: HTTPRequest, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", http.method, http.url.path)
+    return Response(error_body("api_error", "internal router error"), status_code=500, media_type=JSON)
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    """The Starlette app serving Anthropic's endpoints for `runtime`."""
+    endpoints = Endpoints(runtime)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await runtime.aclose()
+
+    routes = [
+        HTTPRoute("/v1/messages", endpoints.messages, methods=["POST"]),
+        HTTPRoute("/v1/messages/count_tokens", endpoints.count_tokens, methods=["POST"]),
+        HTTPRoute("/v1/models", endpoints.models, methods=["GET"]),
+        HTTPRoute("/v1/models/{model_id:path}", endpoints.model, methods=["GET"]),
+        HTTPRoute("/health", endpoints.health, methods=["GET"]),
+        HTTPRoute("/", endpoints.root, methods=["GET", "HEAD"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.runtime = runtime
+    return app

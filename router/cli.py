@@ -1,0 +1,223 @@
+"""The `router` command: serve, check a config, list plugins, models and credential status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+import pluggy
+import uvicorn
+
+from router import __version__
+from router.app import create_app
+from router.config import Config, builtin_default, config_candidates, find_config, load_config
+from router.errors import ConfigError
+from router.logs import configure_logging
+from router.plugins import make_plugin_manager, plugin_infos, provider_classes
+from router.provider import Provider
+from router.runtime import Lifecycle, Runtime
+from router.settings import InvalidField
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `router` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"router: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="router", description="Anthropic Messages API router over pluggable backends.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the Anthropic API on this machine")
+    _config_option(serve)
+    serve.add_argument("--host", help="address to bind (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default from config: 8765)")
+    serve.add_argument("--log-level", choices=LOG_LEVELS, help="log verbosity; debug logs every event")
+    serve.set_defaults(handler=serve_command)
+
+    check = commands.add_parser("check", help="validate a config file and show its routing table")
+    _config_option(check)
+    check.set_defaults(handler=check_command)
+
+    plugins = commands.add_parser("plugins", help="list loaded plugins and the providers they register")
+    plugins.set_defaults(handler=plugins_command)
+
+    models = commands.add_parser("models", help="list the models each configured provider offers")
+    _config_option(models)
+    models.set_defaults(handler=models_command)
+
+    status = commands.add_parser("status", help="show each configured provider's credential status")
+    _config_option(status)
+    status.set_defaults(handler=status_command)
+    return parser
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="config file (default: $SWITCHYARD_CONFIG, ./config.yaml, "
+                        "~/.config/switchyard/config.yaml)")
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def load(config_path: Path | None) -> tuple[Config, Mapping[str, type[Provider]], pluggy.PluginManager, str]:
+    """Plugins, provider classes and the validated config, with a line saying where it came from."""
+    pm = make_plugin_manager()
+    classes = provider_classes(pm)
+    if config_path is not None:
+        return load_config(config_path, classes), classes, pm, f"config: {config_path}"
+    found = find_config()
+    if found is not None:
+        return load_config(found, classes), classes, pm, f"config: {found}"
+    looked = ", ".join(str(p) for p in config_candidates())
+    note = f"config: none found (looked for {looked}); serving the built-in default (Codex for every tier)"
+    return builtin_default(classes), classes, pm, note
+
+
+def banner(config: Config, runtime: Runtime, origin: str, out: TextIO) -> None:
+    """The start-up summary: version, URL, providers, routing table, and how to point Claude Code here."""
+    url = f"http://{_url_host(config.server.host)}:{config.server.port}"
+    print(f"switchyard router {__version__} listening on {url}", file=out)
+    print(origin, file=out)
+    print("providers:", file=out)
+    for name, status in runtime.credential_statuses().items():
+        print(f"  {name:<12} {'ok  ' if status.ok else 'MISSING'} {status.detail}", file=out)
+    print("routes:", file=out)
+    for label, target in runtime.rules.table():
+        print(f"  {label:<22} -> {target}", file=out)
+    print(f"use it:  ANTHROPIC_BASE_URL={url} claude", file=out, flush=True)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """`router serve`."""
+    config, classes, _, origin = load(args.config)
+    overrides = {key: value for key, value in (("host", args.host), ("port", args.port),
+                                                ("log_level", args.log_level)) if value is not None}
+    try:
+        config = dataclasses.replace(config, server=dataclasses.replace(config.server, **overrides))
+    except InvalidField as exc:
+        raise ConfigError(f"--{exc.field.replace('_', '-')}", str(exc)) from None
+    configure_logging(config.server.log_level)
+    runtime = Runtime(config, classes)
+    banner(config, runtime, origin, sys.stdout)
+    uv_config = uvicorn.Config(
+        create_app(runtime),
+        host=config.server.host,
+        port=config.server.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        timeout_graceful_shutdown=int(config.server.shutdown_grace) + 3,
+        timeout_keep_alive=75,
+    )
+    server = _Server(uv_config, runtime.lifecycle)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+        pass
+    return 0 if server.started else 1
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling open streams to wind down when Ctrl-C arrives."""
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle) -> None:
+        super().__init__(config)
+        self.lifecycle = lifecycle
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[object] | None = None) -> None:  # type: ignore[override]
+        self.loop = asyncio.get_running_loop()
+        await super().serve(sockets)  # type: ignore[arg-type]
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.lifecycle.begin_shutdown)
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """`router check`: validate and print what would be served."""
+    config, classes, _, origin = load(args.config)
+    runtime = Runtime(config, classes)
+    print(origin)
+    print("config is valid. routes:")
+    for label, target in runtime.rules.table():
+        print(f"  {label:<22} -> {target}")
+    for name in config.missing_providers:
+        print(f"warning: provider '{name}' is not installed; requests routed to it will fail")
+    asyncio.run(runtime.aclose())
+    return 0
+
+
+def plugins_command(args: argparse.Namespace) -> int:
+    """`router plugins`."""
+    infos = plugin_infos(make_plugin_manager())
+    if not infos:
+        print("no plugins loaded")
+    for info in infos:
+        kind = "built-in" if info.builtin else "plugin"
+        print(f"{info.name} {info.version} ({kind}): providers {', '.join(info.providers) or '(none)'}")
+    return 0
+
+
+def models_command(args: argparse.Namespace) -> int:
+    """`router models`: each configured provider's models."""
+    config, classes, _, _ = load(args.config)
+
+    async def listing() -> None:
+        runtime = Runtime(config, classes)
+        try:
+            for name, provider in runtime.providers.items():
+                print(f"{name}:")
+                try:
+                    models = await provider.list_models()
+                except Exception as exc:
+                    print(f"  (could not list models: {exc})")
+                    continue
+                for model in models:
+                    window = f"  context {model.context_window}" if model.context_window else ""
+                    print(f"  {name}/{model.id}{window}")
+        finally:
+            await runtime.aclose()
+
+    asyncio.run(listing())
+    return 0
+
+
+def status_command(args: argparse.Namespace) -> int:
+    """`router status`: credentials of every configured provider."""
+    config, classes, _, origin = load(args.config)
+    runtime = Runtime(config, classes)
+    print(origin)
+    statuses = runtime.credential_statuses()
+    for name, status in statuses.items():
+        print(f"{name:<12} {'ok' if status.ok else 'MISSING'}  {status.detail}")
+    asyncio.run(runtime.aclose())
+    return 0 if all(s.ok for s in statuses.values()) else 1

@@ -1,0 +1,100 @@
+"""Fold a stream of canonical events into one `Reply`, for clients that did not ask to stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import assert_never
+
+import orjson
+
+from router.conversation import Block, Reply, Signature, TextBlock, ThinkingBlock, ToolUseBlock, Usage
+from router.errors import UpstreamUnavailable
+from router.events import (
+    BlockStop,
+    Event,
+    MessageStart,
+    MessageStop,
+    SignatureDelta,
+    TextDelta,
+    TextStart,
+    ThinkingDelta,
+    ThinkingStart,
+    ToolInputDelta,
+    ToolUseStart,
+)
+
+
+class Collector:
+    """Accumulates events; `reply()` gives the finished message once `MessageStop` arrived."""
+
+    def __init__(self) -> None:
+        self.model = ""
+        self.blocks: list[Block] = []
+        self.start: Event | None = None
+        self.parts: list[str] = []
+        self.signature: Signature | None = None
+        self.stop: MessageStop | None = None
+        self.usage = Usage()
+
+    def add(self, event: Event) -> None:
+        """Take one event."""
+        match event:
+            case TextDelta(text=text) | ThinkingDelta(thinking=text) | ToolInputDelta(partial_json=text):
+                self.parts.append(text)
+            case SignatureDelta(signature=signature):
+                self.signature = signature
+            case TextStart() | ThinkingStart() | ToolUseStart():
+                self._close()
+                self.start = event
+            case BlockStop():
+                self._close()
+            case MessageStart(model=model, usage=usage):
+                self.model, self.usage = model, usage
+            case MessageStop():
+                self._close()
+                self.stop = event
+            case _:
+                assert_never(event)
+
+    def reply(self) -> Reply:
+        """The folded message; a stream that never finished is an upstream failure."""
+        if self.stop is None:
+            raise UpstreamUnavailable("the upstream reply ended before it was complete")
+        return Reply(self.model, tuple(self.blocks), self.stop.stop_reason, self.stop.stop_sequence, self.stop.usage)
+
+    def _close(self) -> None:
+        start, text = self.start, "".join(self.parts)
+        self.start, self.parts = None, []
+        match start:
+            case None:
+                return
+            case TextStart():
+                self.blocks.append(TextBlock(text))
+            case ThinkingStart(redacted=redacted):
+                if not redacted or self.signature is not None:
+                    self.blocks.append(ThinkingBlock(text, self.signature, redacted))
+                self.signature = None
+            case ToolUseStart(id=tool_id, name=name, server=server):
+                self.blocks.append(ToolUseBlock(tool_id, name, _arguments(text), server))
+            case _:
+                raise AssertionError(start)
+
+
+def _arguments(text: str) -> dict[str, object]:
+    if not text.strip():
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise UpstreamUnavailable("the upstream model sent tool arguments that are not valid JSON") from None
+    if not isinstance(value, dict):
+        raise UpstreamUnavailable("the upstream model sent tool arguments that are not a JSON object")
+    return value
+
+
+async def collect(events: AsyncIterator[Event]) -> Reply:
+    """Drain `events` into one reply."""
+    collector = Collector()
+    async for event in events:
+        collector.add(event)
+    return collector.reply()

@@ -1,0 +1,332 @@
+"""YAML -> frozen, validated config; every mistake is a `ConfigError` with a dotted path.
+
+The file is read once at start-up: `yaml.safe_load`, then `${VAR}` references are expanded,
+then small constructors build frozen dataclasses. `build_settings` is the generic validator
+that also checks each provider's own `Settings` and `RouteOptions` dataclasses, so plugins
+get the same error messages as the core without a schema library.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from router.errors import ConfigError
+from router.provider import Provider
+from router.settings import (
+    as_mapping,
+    build_settings,
+    check_field,
+    expand_env,
+    from_env,
+    join_path,
+    kind_of,
+    plain,
+    reject_unknown,
+    show_value,
+    suggest,
+)
+
+EFFORTS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+"""Reasoning efforts a route may ask for; also the only `:suffix` values `parse_target` splits off."""
+
+CONFIG_ENV = "SWITCHYARD_CONFIG"
+TOP_LEVEL_KEYS = ("server", "providers", "routes", "default")
+RULE_KEYS = ("when", "use", "effort", "fallback", "options")
+WHEN_KEYS = ("tier", "model")
+_TIER = re.compile(r"[a-z]+|\*")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """How the HTTP server listens and behaves; the `server:` section."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    ping_interval: float = 10.0
+    shutdown_grace: float = 10.0
+    auth_token: str | None = None
+    retries: int = 2
+    max_body_bytes: int = 32 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        check_field(bool(self.host), "host", "must not be empty")
+        check_field(1 <= self.port <= 65535, "port", "must be between 1 and 65535")
+        check_field(self.ping_interval > 0, "ping_interval", "must be greater than 0")
+        check_field(self.shutdown_grace >= 0, "shutdown_grace", "must be 0 or more")
+        check_field(self.retries >= 0, "retries", "must be 0 or more")
+        check_field(self.max_body_bytes > 0, "max_body_bytes", "must be greater than 0")
+        if self.auth_token == "":  # `${TOKEN:-}` with TOKEN unset means "no auth", not "the empty token"
+            object.__setattr__(self, "auth_token", None)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """One `routes:` entry (or the `default:`), validated; `rules.Rules` turns it into `Route`s."""
+
+    tier: str | None
+    model: str | None
+    use: str
+    effort: str | None
+    fallback: tuple[str, ...]
+    options: Mapping[str, Any]
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated config; `providers` maps each enabled provider to its Settings instance."""
+
+    server: ServerConfig
+    providers: Mapping[str, Any]
+    routes: tuple[RouteRule, ...]
+    default: RouteRule | None
+    source: Path | None
+    missing_providers: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- finding and loading the file
+
+
+def config_candidates(env: Mapping[str, str] = os.environ) -> list[Path]:
+    """Where `router serve` looks without `--config`: $SWITCHYARD_CONFIG alone, else ./ then XDG."""
+    if env.get(CONFIG_ENV):
+        return [Path(env[CONFIG_ENV]).expanduser()]
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else home / ".config"
+    return [Path.cwd() / "config.yaml", base / "switchyard" / "config.yaml"]
+
+
+def find_config(env: Mapping[str, str] = os.environ) -> Path | None:
+    """The first candidate that exists; $SWITCHYARD_CONFIG is returned even when missing, so it fails loudly."""
+    candidates = config_candidates(env)
+    if env.get(CONFIG_ENV):
+        return candidates[0]
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def load_config(
+    path: Path, provider_classes: Mapping[str, type[Provider]], env: Mapping[str, str] = os.environ
+) -> Config:
+    """Read and validate one config file; unreadable files and YAML syntax errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "no such file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(path, text, exc) from None
+    return parse_config(data, provider_classes, env, source=path)
+
+
+def _yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or str(exc)
+    lines = text.splitlines()
+    line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+    hint = 'quote ${...} references inside {...} or [...], e.g. {api_key: "${KEY}"}' if "${" in line else None
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if hint is None and context and start is not None:
+        hint = f"{context}, from line {start.line + 1}"
+    return ConfigError(where, f"invalid YAML: {problem}", hint)
+
+
+def parse_config(
+    data: object,
+    provider_classes: Mapping[str, type[Provider]],
+    env: Mapping[str, str] = os.environ,
+    source: Path | None = None,
+) -> Config:
+    """Validate already-parsed YAML: expand `${VAR}` references, then check every section."""
+    return _Parser(provider_classes).config(expand_env(data, env), source)
+
+
+_DEFAULT_TIERS = (
+    ("opus", "gpt-5.5", "high"),
+    ("sonnet", "gpt-5.5", "medium"),
+    ("haiku", "gpt-5.4-mini", "low"),
+)
+
+
+def builtin_default(provider_classes: Mapping[str, type[Provider]]) -> Config:
+    """The config used when no file exists: every Claude tier on Codex, so `router serve` just works."""
+    routes = tuple(
+        RouteRule(tier, None, f"codex/{model}", effort, (), {}, f"tier={tier}")
+        for tier, model, effort in _DEFAULT_TIERS
+    )
+    default = RouteRule(None, None, "codex/gpt-5.5", "medium", (), {}, "default")
+    cls = provider_classes.get("codex")
+    if cls is None:
+        return Config(ServerConfig(), {}, routes, default, None, missing_providers=("codex",))
+    settings = build_settings(cls.Settings, {}, "providers.codex")
+    return Config(ServerConfig(), {"codex": settings}, routes, default, None)
+
+
+def parse_target(text: str, path: str) -> tuple[str, str, str | None]:
+    """Split `provider/model[:effort]` at the first '/'; `:suffix` is an effort only if it names one."""
+    if not isinstance(text, str):
+        raise ConfigError(path, f"expected 'provider/model', got {show_value(text)}")
+    provider, slash, model = text.partition("/")
+    head, colon, tail = model.rpartition(":")
+    effort = tail if colon and tail in EFFORTS else None
+    model = head if effort else model
+    if not slash or not provider or not model or any(char.isspace() for char in text):
+        raise ConfigError(path, f"expected 'provider/model' or 'provider/model:effort', got {show_value(text)}")
+    return provider, model, effort
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _bad_tier(tier: object, path: str) -> ConfigError:
+    fixable = isinstance(tier, str) and not from_env(tier) and _TIER.fullmatch(tier.lower())
+    hint = f"did you mean '{str(tier).lower()}'?" if fixable else None
+    return ConfigError(path, f"expected a lowercase word such as 'opus', or '*', got {show_value(tier)}", hint)
+
+
+class _Parser:
+    """Builds a `Config` from expanded YAML, enabling route providers as it goes."""
+
+    def __init__(self, classes: Mapping[str, type[Provider]]) -> None:
+        self.classes = classes
+        self.providers: dict[str, Any] = {}
+
+    def config(self, data: object, source: Path | None) -> Config:
+        if data is not None and not isinstance(data, Mapping):
+            raise ConfigError("", f"the config must be a mapping at the top level, got {kind_of(data)}")
+        top = as_mapping(data, "")
+        reject_unknown(top, TOP_LEVEL_KEYS, "")
+        server = build_settings(ServerConfig, top.get("server"), "server")
+        self._providers(top.get("providers"))
+        rules = self._list(top.get("routes"), "routes")
+        routes = tuple(self._rule(item, f"routes[{i}]", when=True) for i, item in enumerate(rules))
+        default = None if top.get("default") is None else self._rule(top["default"], "default", when=False)
+        return Config(server, dict(self.providers), routes, default, source)
+
+    def _providers(self, data: object) -> None:
+        for name, section in as_mapping(data, "providers").items():
+            path = join_path("providers", name)
+            cls = self.classes.get(name)
+            if cls is None:
+                raise ConfigError(path, f"unknown provider '{name}'", self._known_hint(str(name)))
+            self.providers[name] = build_settings(cls.Settings, section, path)
+
+    def _rule(self, data: object, path: str, *, when: bool) -> RouteRule:
+        if not isinstance(data, Mapping):
+            raise ConfigError(path, f"expected a mapping with `use`, got {show_value(data)}")
+        if not when and "when" in data:
+            raise ConfigError(
+                f"{path}.when", "not allowed here", "the default applies to Claude models no rule matches"
+            )
+        reject_unknown(data, RULE_KEYS if when else RULE_KEYS[1:], path)
+        tier, glob = self._when(data.get("when"), f"{path}.when") if when else (None, None)
+        if "use" not in data:
+            raise ConfigError(f"{path}.use", "required", "e.g. use: codex/gpt-5.5")
+        provider, model, suffix = self._target(data["use"], f"{path}.use")
+        effort = self._effort(data.get("effort"), suffix, f"{path}.effort")
+        fallback = self._fallbacks(data.get("fallback"), f"{path}.fallback")
+        options = self._options(provider, data.get("options"), f"{path}.options")
+        label = " ".join(f"{key}={value}" for key, value in (("tier", tier), ("model", glob)) if value)
+        return RouteRule(tier, glob, f"{provider}/{model}", effort, fallback, options, label or "default")
+
+    def _when(self, data: object, path: str) -> tuple[str | None, str | None]:
+        if data is None:
+            raise ConfigError(path, "required", 'e.g. when: {tier: opus} or when: {model: "gpt-*"}')
+        section = as_mapping(data, path)
+        reject_unknown(section, WHEN_KEYS, path)
+        if not section:
+            raise ConfigError(path, "needs `tier`, `model` or both")
+        tier, glob = section.get("tier"), section.get("model")
+        if tier is not None and not (isinstance(tier, str) and _TIER.fullmatch(tier)):
+            raise _bad_tier(tier, f"{path}.tier")
+        if glob is not None and not (isinstance(glob, str) and glob):
+            problem = f"expected a model name or glob such as 'gpt-*', got {show_value(glob)}"
+            raise ConfigError(f"{path}.model", problem)
+        return (str(tier) if tier else None), (str(glob) if glob else None)
+
+    def _target(self, text: object, path: str) -> tuple[str, str, str | None]:
+        if not isinstance(text, str):
+            raise ConfigError(path, f"expected 'provider/model', got {show_value(text)}")
+        provider, model, effort = parse_target(text, path)
+        if "{" in model.replace("{model}", "") or "}" in model.replace("{model}", ""):
+            raise ConfigError(
+                path, "unknown placeholder", "only {model} is replaced, by the requested model name"
+            )
+        self._enable(provider, path, hidden=from_env(text))
+        return provider, model, effort
+
+    def _enable(self, name: str, path: str, *, hidden: bool) -> None:
+        """Make sure a provider named by a route is enabled, implicitly with defaults if installed."""
+        if name in self.providers:
+            return
+        cls = self.classes.get(name)
+        if cls is None:
+            shown = "from the environment (not shown)" if hidden else f"'{name}'"
+            raise ConfigError(path, f"unknown provider {shown}", self._known_hint(name))
+        try:
+            self.providers[name] = build_settings(cls.Settings, {}, f"providers.{name}")
+        except ConfigError as exc:
+            problem = f"provider '{name}' needs a `providers.{name}` section"
+            raise ConfigError(path, problem, f"{exc.path}: {exc.problem}") from None
+
+    def _effort(self, value: object, suffix: str | None, path: str) -> str | None:
+        if value is None:
+            return suffix
+        if not (isinstance(value, str) and value in EFFORTS):
+            hint = None if from_env(value) else suggest(str(value).lower(), EFFORTS)
+            raise ConfigError(path, f"unknown effort {show_value(value)}", hint)
+        if suffix and suffix != value:
+            raise ConfigError(path, f"conflicts with ':{suffix}' in `use`")
+        return str(value)
+
+    def _fallbacks(self, value: object, path: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        items = [(value, path)] if isinstance(value, str) else None
+        if items is None:
+            items = [(item, f"{path}[{i}]") for i, item in enumerate(self._list(value, path))]
+        targets = []
+        for text, where in items:
+            provider, model, effort = self._target(text, where)
+            targets.append(f"{provider}/{model}:{effort}" if effort else f"{provider}/{model}")
+        return tuple(targets)
+
+    def _options(self, provider: str, value: object, path: str) -> dict[str, Any]:
+        options = as_mapping(value, path)
+        if not options:
+            return {}
+        spec = self.classes[provider].RouteOptions
+        if spec is None:
+            raise ConfigError(path, f"provider '{provider}' takes no route options")
+        build_settings(spec, options, path)
+        return dict(plain(options))
+
+    def _list(self, value: object, path: str) -> list[Any]:
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return value
+        raise ConfigError(path, f"expected a list, got {show_value(value)}")
+
+    def _known_hint(self, name: str) -> str:
+        known = sorted(self.classes)
+        if not known:
+            return "no provider plugins are installed"
+        close = difflib.get_close_matches(name, known, n=1)
+        listing = "installed providers: " + ", ".join(known)
+        return f"did you mean '{close[0]}'? {listing}" if close else listing

@@ -1,0 +1,112 @@
+"""Route, retry, fall back: get a reply started on the first route that can serve it.
+
+A reply counts as started when its provider yields the first event. Until then a failure
+is retried (when retryable) with backoff, then the next fallback route is tried; after it
+the stream belongs to the client and failures travel to it as an error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
+
+from router.conversation import Request, drop_foreign_signatures
+from router.errors import ProviderError, UpstreamUnavailable
+from router.events import Event
+from router.provider import Provider
+from router.route import Resolution, Route
+
+log = logging.getLogger("router.dispatch")
+
+
+class Dispatcher:
+    """Starts replies on the routes of a `Resolution`, in order."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        *,
+        retries: int = 2,
+        backoff: float = 0.5,
+        missing: Mapping[str, str] | None = None,
+    ) -> None:
+        self.providers = providers
+        self.retries = retries
+        self.backoff = backoff
+        self.missing = dict(missing or {})
+
+    async def start(self, request: Request, resolution: Resolution) -> tuple[Route, AsyncIterator[Event]]:
+        """The route that answered and its events, the first already received; raises if none could."""
+        error: ProviderError = UpstreamUnavailable(f"no route could serve model '{request.model}'")
+        for position, route in enumerate(resolution.routes):
+            if position:
+                log.warning("falling back to %s after: %s", route.target, error.message)
+            try:
+                return route, await self._start_route(request, route)
+            except ProviderError as exc:
+                error = exc
+                if not exc.fallback:
+                    break
+        raise error
+
+    async def _start_route(self, request: Request, route: Route) -> AsyncIterator[Event]:
+        provider = self._provider(route)
+        routed = drop_foreign_signatures(request, route.provider, route.model)
+        for attempt in range(self.retries + 1):
+            try:
+                return await _first_event(provider, routed, route)
+            except ProviderError as exc:
+                if not exc.retryable or attempt == self.retries:
+                    raise
+                delay = self.backoff * 2**attempt
+                log.warning("%s failed (%s); retry %d in %.1fs", route.target, exc.message, attempt + 1, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _provider(self, route: Route) -> Provider:
+        provider = self.providers.get(route.provider)
+        if provider is None:
+            reason = self.missing.get(route.provider) or f"provider '{route.provider}' is not configured"
+            raise ProviderError(reason, provider=route.provider)
+        return provider
+
+
+async def _first_event(provider: Provider, request: Request, route: Route) -> AsyncIterator[Event]:
+    stream = guarded(provider, provider.stream(request, route))
+    try:
+        first = await anext(stream)
+    except StopAsyncIteration:
+        raise UpstreamUnavailable(f"{route.target} ended its reply before it began", provider=route.provider) from None
+    except BaseException:
+        await stream.aclose()
+        raise
+    return _prepend(first, stream)
+
+
+async def _prepend(first: Event, rest: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
+    async with aclosing(rest):
+        yield first
+        async for event in rest:
+            yield event
+
+
+async def guarded(provider: Provider, events: AsyncIterator[Event]) -> AsyncGenerator[Event, None]:
+    """Provider events, with any non-router exception (a provider bug) logged and made a `ProviderError`.
+
+    Closing this generator closes the provider's stream too, so an abandoned reply cancels its upstream.
+    """
+    try:
+        async for event in events:
+            yield event
+    except ProviderError as exc:
+        exc.provider = exc.provider or provider.name
+        raise
+    except Exception as exc:
+        log.exception("provider %s failed unexpectedly", provider.name)
+        raise UpstreamUnavailable(f"provider '{provider.name}' failed: {type(exc).__name__}") from exc
+    finally:
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()

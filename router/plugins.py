@@ -1,0 +1,110 @@
+"""Finding plugins and the providers they register.
+
+Built-in providers are imported by module name and registered like any third-party plugin;
+third-party ones come from the `switchyard.providers` entry-point group unless the
+environment variable `SWITCHYARD_NO_PLUGIN_AUTOLOAD` is set (tests use it for a clean slate).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+
+import pluggy
+
+from router import hookspecs
+from router.errors import ConfigError
+from router.provider import Provider
+
+BUILTIN_PLUGINS: tuple[str, ...] = ()
+"""Modules of the providers that ship with the router, registered under their module name."""
+
+AUTOLOAD_ENV = "SWITCHYARD_NO_PLUGIN_AUTOLOAD"
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """One loaded plugin, for `router plugins`."""
+
+    name: str
+    version: str
+    builtin: bool
+    providers: tuple[str, ...]
+
+
+def make_plugin_manager(
+    *, builtins: Iterable[str] = BUILTIN_PLUGINS, extra: Iterable[object] = (), autoload: bool | None = None
+) -> pluggy.PluginManager:
+    """A fresh plugin manager: built-ins, then `extra` plugin objects, then entry points."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    for module_name in builtins:
+        pm.register(importlib.import_module(module_name), name=module_name)
+    for plugin in extra:
+        pm.register(plugin)
+    if autoload is None:
+        autoload = not os.environ.get(AUTOLOAD_ENV)
+    if autoload:
+        pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
+    pm.check_pending()
+    return pm
+
+
+def provider_classes(pm: pluggy.PluginManager) -> dict[str, type[Provider]]:
+    """Every registered provider class by name; a name registered twice is a start-up error."""
+    return {name: cls for info in _registrations(pm) for name, cls in info[1].items()}
+
+
+def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
+    """What `router plugins` shows: each plugin, its version and the providers it registers."""
+    versions = {_dist_plugin_name(pm, plugin): dist.version for plugin, dist in pm.list_plugin_distinfo()}
+    infos = []
+    for plugin_name, classes in _registrations(pm):
+        builtin = plugin_name.startswith("providers.") or plugin_name in BUILTIN_PLUGINS
+        version = versions.get(plugin_name) or _builtin_version()
+        infos.append(PluginInfo(plugin_name, version, builtin, tuple(sorted(classes))))
+    return infos
+
+
+def _registrations(pm: pluggy.PluginManager) -> list[tuple[str, dict[str, type[Provider]]]]:
+    """Call each plugin's hook on its own so every provider is attributed to its plugin."""
+    seen: dict[str, str] = {}
+    result = []
+    for impl in reversed(pm.hook.register_providers.get_hookimpls()):
+        classes: dict[str, type[Provider]] = {}
+
+        def register(cls: type[Provider], _plugin: str = impl.plugin_name) -> None:
+            _check_provider_class(cls, _plugin)
+            if cls.name in seen:
+                raise ConfigError(
+                    "plugins", f"provider '{cls.name}' is registered by both {seen[cls.name]} and {_plugin}"
+                )
+            seen[cls.name] = _plugin
+            classes[cls.name] = cls
+
+        impl.function(register=register)
+        result.append((impl.plugin_name, classes))
+    return result
+
+
+def _check_provider_class(cls: object, plugin: str) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise ConfigError("plugins", f"{plugin} registered {cls!r}, which is not a router.Provider subclass")
+    if not getattr(cls, "name", ""):
+        raise ConfigError("plugins", f"{plugin} registered {cls.__name__} without a `name`")
+
+
+def _dist_plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
+    return pm.get_name(plugin) or ""
+
+
+def _builtin_version() -> str:
+    try:
+        return metadata.version("switchyard-router")
+    except metadata.PackageNotFoundError:
+        from router import __version__
+
+        return __version__

@@ -1,0 +1,100 @@
+"""The provider contract: what a plugin implements to put one backend behind the router.
+
+A provider is constructed once at start-up with its validated settings and a
+`ProviderContext`; after that the core only calls `stream` (and the optional methods).
+Only `stream` is required: non-streaming replies are folded from it by the core.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from router.conversation import Request
+from router.events import Event
+from router.route import Route
+
+
+@dataclass(frozen=True, slots=True)
+class NoSettings:
+    """Settings of a provider that takes none: its YAML section must be empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One upstream model a provider offers."""
+
+    id: str
+    display_name: str = ""
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    efforts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialStatus:
+    """Whether a provider can authenticate now, and a one-line, secret-free explanation."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(slots=True)
+class ProviderContext:
+    """What the core hands a provider: a pooled HTTP client, a logger, and where state may live."""
+
+    http: httpx.AsyncClient
+    logger: logging.Logger
+    state_dir: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(ABC):
+    """Base class of every provider; subclass it and register the class from a plugin.
+
+    Class attributes: `name` is the key used in config and routes (`codex/gpt-5.5`);
+    `Settings` is a frozen dataclass validated from the provider's YAML section;
+    `RouteOptions`, when not None, a frozen dataclass validated from a route's `options`.
+    """
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[Any]] = NoSettings
+    RouteOptions: ClassVar[type[Any] | None] = None
+
+    def __init__(self, settings: Any, context: ProviderContext) -> None:
+        self.settings = settings
+        self.context = context
+
+    @property
+    def log(self) -> logging.Logger:
+        """The provider's logger (a child of the router's, so redaction applies)."""
+        return self.context.logger
+
+    @abstractmethod
+    def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
+        """Send `request` to `route.model` and yield canonical events as the backend answers.
+
+        Raise `router.errors.ProviderError` subclasses for failures. Any reasoning signature
+        in `request` was minted by this provider and `route.model` (the core drops others).
+        """
+
+    async def count_tokens(self, request: Request, route: Route) -> int | None:
+        """Input tokens `request` would use on `route`, or None when the backend cannot tell."""
+        return None
+
+    async def list_models(self) -> Sequence[ModelInfo]:
+        """The upstream models this provider can serve now (may be a built-in list)."""
+        return ()
+
+    def credential_status(self) -> CredentialStatus:
+        """Cheap, local check of the credentials, for the banner and `router status`."""
+        return CredentialStatus(True, "no credentials needed")
+
+    async def aclose(self) -> None:
+        """Release what the provider holds; the core closes the shared HTTP client itself."""

@@ -1,0 +1,38 @@
+"""Where one request goes: a provider, its upstream model, and how hard it should think."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One concrete destination: `provider/model`, an optional reasoning effort, per-route options."""
+
+    provider: str
+    model: str
+    effort: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        """`provider/model[:effort]`, as written in config and in logs."""
+        text = f"{self.provider}/{self.model}"
+        return f"{text}:{self.effort}" if self.effort else text
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The outcome of routing one model name: the tier found, the rule that matched, the routes to try."""
+
+    requested: str
+    tier: str | None
+    rule: str
+    routes: tuple[Route, ...]
+
+    @property
+    def primary(self) -> Route:
+        """The route tried first; the rest are fallbacks in order."""
+        return self.routes[0]

@@ -1,0 +1,152 @@
+"""The streaming HTTP response: Anthropic SSE out as soon as each event is translated.
+
+A plain ASGI response rather than Starlette's `StreamingResponse`, because a stream here
+needs three things at once: keep-alive pings while the upstream is silent, cancelling the
+upstream as soon as the client goes away, and ending with an `error` event (rather than a
+cut connection) when the upstream fails or the router shuts down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from router.anthropic.encode import PING, StreamEncoder
+from router.anthropic.errors import error_event, status_and_type
+from router.errors import Overloaded, UpstreamUnavailable
+from router.events import Event, MessageStop
+from router.runtime import Lifecycle
+
+log = logging.getLogger("router.stream")
+
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+Outcome = Callable[[int, MessageStop | None], None]
+"""Called once when the stream ends: the status to log (200, 499 client gone, or the error's) and the stop event."""
+
+
+class EventStreamResponse:
+    """Streams one reply's events to the client as Anthropic SSE."""
+
+    def __init__(
+        self,
+        events: AsyncIterator[Event],
+        encoder: StreamEncoder,
+        *,
+        ping_interval: float,
+        lifecycle: Lifecycle,
+        on_end: Outcome,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.events = events
+        self.encoder = encoder
+        self.ping_interval = ping_interval
+        self.lifecycle = lifecycle
+        self.on_end = on_end
+        self.headers = HEADERS + (headers or [])
+        self.sending = False
+        self.sent = 0  # body messages sent; the watcher pings when it stops moving
+        self.stop_reason: str | None = None  # why the stream task was cancelled: "disconnect" or "shutdown"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        watcher = loop.create_task(self._watch(receive, send, asyncio.current_task()))
+        status, stop = 200, None
+        try:
+            stop = await self._pump(send)
+        except asyncio.CancelledError:
+            if self.stop_reason is None:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            status = await self._interrupted(send)
+        except Exception as exc:
+            status = await self._fail(send, exc)
+        finally:
+            watcher.cancel()
+            with suppress(Exception):
+                await self.events.aclose()  # type: ignore[attr-defined]
+            self.on_end(status, stop)
+        if self.stop_reason != "disconnect":
+            with suppress(OSError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _pump(self, send: Send) -> MessageStop | None:
+        encode = self.encoder.encode
+        debug = log.isEnabledFor(logging.DEBUG)
+        stop: MessageStop | None = None
+        async for event in self.events:
+            data = encode(event)
+            if type(event) is MessageStop:
+                stop = event
+            if debug:
+                log.debug("event in  %r", event)
+                log.debug("event out %s", data)
+            if data:
+                self.sending = True
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+                self.sending = False
+                self.sent += 1
+        if not self.encoder.finished:
+            raise UpstreamUnavailable("the upstream reply ended before it was complete")
+        return stop
+
+    async def _watch(self, receive: Receive, send: Send, stream_task: asyncio.Task[Any] | None) -> None:
+        """Pings during silence; cancels the stream when the client leaves or shutdown's grace ends."""
+        loop = asyncio.get_running_loop()
+        disconnect = loop.create_task(_wait_disconnect(receive))
+        closing = loop.create_task(self.lifecycle.closing.wait())
+        seen = -1
+        try:
+            while True:
+                done, _ = await asyncio.wait({disconnect, closing}, timeout=self.ping_interval / 2)
+                if done:
+                    self.stop_reason = "disconnect" if disconnect in done else "shutdown"
+                    if stream_task is not None:
+                        stream_task.cancel()
+                    return
+                if self.sent == seen and not self.sending:
+                    self.sending = True
+                    await send({"type": "http.response.body", "body": PING, "more_body": True})
+                    self.sending = False
+                    self.sent += 1
+                seen = self.sent
+        finally:
+            disconnect.cancel()
+            closing.cancel()
+
+    async def _interrupted(self, send: Send) -> int:
+        if self.stop_reason == "disconnect":
+            log.info("client disconnected; upstream request cancelled")
+            return 499
+        return await self._fail(send, Overloaded("the router is shutting down; retry the request"))
+
+    async def _fail(self, send: Send, exc: BaseException) -> int:
+        status, _ = status_and_type(exc)
+        if status >= 500 and not isinstance(exc, UpstreamUnavailable | Overloaded):
+            log.error("stream failed: %s", exc, exc_info=not _is_router_error(exc))
+        else:
+            log.warning("stream ended with an error: %s", exc)
+        with suppress(OSError):
+            await send({"type": "http.response.body", "body": error_event(exc), "more_body": True})
+        return status
+
+
+def _is_router_error(exc: BaseException) -> bool:
+    from router.errors import RouterError
+
+    return isinstance(exc, RouterError)
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

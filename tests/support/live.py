@@ -1,0 +1,79 @@
+"""Run the router for real: uvicorn on 127.0.0.1 in a background thread, or `router serve` as a process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from router.app import create_app
+from router.cli import _Server
+from router.runtime import Runtime
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"router at {url} did not become ready in {timeout}s")
+
+
+@contextmanager
+def served(runtime: Runtime) -> Iterator[tuple[str, _Server]]:
+    """The app of `runtime` behind uvicorn (the same server class `router serve` uses)."""
+    port = free_port()
+    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_config=None, lifespan="on",
+                            timeout_graceful_shutdown=5)
+    server = _Server(config, runtime.lifecycle)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url)
+        yield url, server
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def router_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "SWITCHYARD_NO_PLUGIN_AUTOLOAD"}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def router_process(args: Sequence[str], cwd: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`router ARGS` as a child process, always stopped afterwards."""
+    process = subprocess.Popen([sys.executable, "-m", "router", *args], cwd=cwd, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)

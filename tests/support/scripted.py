@@ -1,0 +1,151 @@
+"""A provider driven by scripts the test queues: the core's test double for a backend.
+
+It is a real plugin (registered through the `register_providers` hook) so tests exercise
+the same path as built-in and third-party providers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from router import CredentialStatus, ModelInfo, Provider, hookimpl
+from router.conversation import Request, Signature, TextBlock, Usage
+from router.events import (
+    BlockStop,
+    Event,
+    MessageStart,
+    MessageStop,
+    SignatureDelta,
+    TextDelta,
+    TextStart,
+    ThinkingDelta,
+    ThinkingStart,
+    ToolInputDelta,
+    ToolUseStart,
+)
+from router.route import Route
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """A script step: stay silent for `seconds`."""
+
+    seconds: float
+
+
+Step = Event | BaseException | Sleep
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedSettings:
+    """Settings of the scripted provider (exercises provider-section validation)."""
+
+    label: str = "scripted"
+    api_key: str | None = None
+
+
+class ScriptedProvider(Provider):
+    """Replays queued scripts; with none queued, echoes the last user text."""
+
+    name = "scripted"
+    Settings = ScriptedSettings
+
+    def __init__(self, settings: Any, context: Any) -> None:
+        super().__init__(settings, context)
+        self.scripts: deque[Sequence[Step]] = deque()
+        self.calls: list[tuple[Request, Route]] = []
+        self.closed_streams = 0
+        self.count: int | None = None
+
+    def queue(self, *scripts: Sequence[Step]) -> None:
+        """Scripts for the next calls, in order."""
+        self.scripts.extend(scripts)
+
+    async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
+        self.calls.append((request, route))
+        script = self.scripts.popleft() if self.scripts else text_reply(f"echo: {last_user_text(request)}")
+        try:
+            for step in script:
+                if isinstance(step, Sleep):
+                    await asyncio.sleep(step.seconds)
+                elif isinstance(step, BaseException):
+                    raise step
+                else:
+                    yield step
+        finally:
+            self.closed_streams += 1
+
+    async def count_tokens(self, request: Request, route: Route) -> int | None:
+        return self.count
+
+    async def list_models(self) -> Sequence[ModelInfo]:
+        return (ModelInfo("big-model", "Big Model", context_window=200_000),)
+
+    def credential_status(self) -> CredentialStatus:
+        return CredentialStatus(True, f"test provider '{self.settings.label}'")
+
+
+class OtherProvider(ScriptedProvider):
+    """A second scripted backend, for fallbacks and cross-provider conversations."""
+
+    name = "other"
+
+
+@hookimpl
+def register_providers(register: Any) -> None:
+    register(ScriptedProvider)
+    register(OtherProvider)
+
+
+# -- script builders ----------------------------------------------------------------------
+
+USAGE = Usage(input_tokens=11, output_tokens=7, cache_read_input_tokens=3)
+
+
+def last_user_text(request: Request) -> str:
+    for message in reversed(request.messages):
+        if message.role == "user":
+            texts = [b.text for b in message.content if isinstance(b, TextBlock)]
+            if texts:
+                return texts[-1]
+    return ""
+
+
+def text_reply(*chunks: str, model: str = "upstream-model", usage: Usage = USAGE) -> list[Step]:
+    return [
+        MessageStart(model, Usage(input_tokens=usage.input_tokens)),
+        TextStart(),
+        *(TextDelta(chunk) for chunk in chunks),
+        BlockStop(),
+        MessageStop("end_turn", usage),
+    ]
+
+
+def tool_reply(*calls: tuple[str, str, str], text: str | None = None, usage: Usage = USAGE) -> list[Step]:
+    """`calls` are (id, name, arguments JSON); the JSON is streamed in two fragments."""
+    steps: list[Step] = [MessageStart("upstream-model", Usage(input_tokens=usage.input_tokens))]
+    if text:
+        steps += [TextStart(), TextDelta(text), BlockStop()]
+    for call_id, name, arguments in calls:
+        half = len(arguments) // 2
+        steps += [ToolUseStart(call_id, name), ToolInputDelta(arguments[:half]), ToolInputDelta(arguments[half:]), BlockStop()]
+    steps.append(MessageStop("tool_use", usage))
+    return steps
+
+
+def thinking_reply(thought: str, answer: str, signature: Signature, usage: Usage = USAGE) -> list[Step]:
+    return [
+        MessageStart("upstream-model", Usage(input_tokens=usage.input_tokens)),
+        ThinkingStart(),
+        ThinkingDelta(thought),
+        SignatureDelta(signature),
+        BlockStop(),
+        TextStart(),
+        TextDelta(answer),
+        BlockStop(),
+        MessageStop("end_turn", usage),
+    ]
