@@ -217,3 +217,15 @@ async def test_claude_code_session_and_betas_reach_the_provider(harness: Harness
     request, _ = harness.scripted.calls[0]
     assert request.session_id == "sess-1" and request.betas == ("a-1", "b-2")
     assert json.loads(json.dumps(dict(request.metadata))) == {}
+
+
+async def test_library_exceptions_from_a_provider_never_reach_the_client(harness: Harness) -> None:
+    import httpx
+
+    failure = httpx.ConnectError("could not reach internal-host.example with token abc")
+    harness.scripted.queue([failure], [failure])
+    response = await harness.http.post("/v1/messages", json=body("claude-sonnet-5"))
+    assert response.status_code == 502
+    error = response.json()["error"]
+    assert error == {"type": "api_error", "message": "provider 'scripted' failed: ConnectError"}
+    assert len(harness.scripted.calls) == 2  # treated as an unreachable upstream: retried once

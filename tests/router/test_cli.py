@@ -1,0 +1,85 @@
+"""The `router` subcommands other than serve, run in-process with the scripted test plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router import cli
+from router.plugins import make_plugin_manager
+from tests.conftest import CONFIG
+from tests.support import scripted
+
+
+@pytest.fixture(autouse=True)
+def with_scripted_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
+    def pm(**kwargs: Any) -> Any:
+        return make_plugin_manager(builtins=(), extra=[scripted], autoload=False)
+
+    monkeypatch.setattr(cli, "make_plugin_manager", pm)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG)
+    return path
+
+
+def test_check_prints_the_routing_table(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check", "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "config is valid" in out
+    assert "tier=opus" in out and "scripted/big-model:high" in out and "other/backup-model" in out
+    assert out.index("tier=opus") < out.index("default")
+
+
+def test_check_fails_with_a_dotted_path_and_hint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("routes:\n  - when: {tier: opus}\n    use: scripted/x\n    fallbak: [other/y]\n")
+    assert cli.main(["check", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "routes[0].fallbak" in err and "did you mean 'fallback'" in err
+
+
+def test_unknown_provider_in_a_route_names_the_installed_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("routes:\n  - when: {tier: opus}\n    use: scripted2/x\n")
+    assert cli.main(["check", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "routes[0].use" in err and "scripted2" in err and "scripted" in err
+
+
+def test_plugins_lists_plugins_with_versions_and_providers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "providers other, scripted" in out and "0.1.0" in out
+
+
+def test_models_lists_each_providers_models(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["models", "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "scripted/big-model  context 200000" in out and "other:" in out
+
+
+def test_status_shows_credentials(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["status", "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "scripted" in out and "test provider 'primary'" in out
+
+
+def test_status_is_nonzero_when_a_provider_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("SWITCHYARD_CONFIG", raising=False)
+    assert cli.main(["status"]) == 1  # built-in default: codex, not installed here
+    out = capsys.readouterr().out
+    assert "none found" in out and "codex" in out and "MISSING" in out
+
+
+def test_bad_port_on_the_command_line_is_a_config_error(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "--config", str(config_file), "--port", "70000"]) == 2
+    assert "--port: must be between 1 and 65535" in capsys.readouterr().err
