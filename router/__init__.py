@@ -2,7 +2,17 @@
 
 from router.hookspecs import hookimpl
 from router.provider import CredentialStatus, ModelInfo, Provider, ProviderContext
+from router.settings import InvalidField, build_settings
 
 __version__ = "0.1.0"
 
-__all__ = ["CredentialStatus", "ModelInfo", "Provider", "ProviderContext", "__version__", "hookimpl"]
+__all__ = [
+    "CredentialStatus",
+    "InvalidField",
+    "ModelInfo",
+    "Provider",
+    "ProviderContext",
+    "__version__",
+    "build_settings",
+    "hookimpl",
+]

@@ -238,7 +238,8 @@ async def _http_error(http: HTTPRequest, exc: Exception) -> Response:
     kinds: Mapping[int, str] = {404: "not_found_error", 405: "invalid_request_error"}
     error_type = kinds.get(exc.status_code, "api_error" if exc.status_code >= 500 else "invalid_request_error")
     message = f"{http.method} {http.url.path}: {exc.detail}"
-    return Response(error_body(error_type, message), status_code=exc.status_code, media_type=JSON)
+    return Response(error_body(error_type, message), status_code=exc.status_code, headers=exc.headers,
+                    media_type=JSON)
 
 
 async def _server_error(http: HTTPRequest, exc: Exception) -> Response:

@@ -19,7 +19,7 @@ from router.app import create_app
 from router.config import Config, builtin_default, config_candidates, find_config, load_config
 from router.errors import ConfigError
 from router.logs import configure_logging
-from router.plugins import make_plugin_manager, plugin_infos, provider_classes
+from router.plugins import PluginLoadError, make_plugin_manager, plugin_infos, provider_classes
 from router.provider import Provider
 from router.runtime import Lifecycle, Runtime
 from router.settings import InvalidField
@@ -34,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except ConfigError as exc:
         print(f"router: config error: {exc}", file=sys.stderr)
+        return 2
+    except PluginLoadError as exc:
+        print(f"router: plugin error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

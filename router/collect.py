@@ -24,11 +24,15 @@ from router.events import (
 )
 
 
+_DELTA_OWNER: dict[type, type] = {TextDelta: TextStart, ThinkingDelta: ThinkingStart, ToolInputDelta: ToolUseStart}
+
+
 class Collector:
     """Accumulates events; `reply()` gives the finished message once `MessageStop` arrived."""
 
     def __init__(self) -> None:
         self.model = ""
+        self.started: MessageStart | None = None
         self.blocks: list[Block] = []
         self.start: Event | None = None
         self.parts: list[str] = []
@@ -37,24 +41,34 @@ class Collector:
         self.usage = Usage()
 
     def add(self, event: Event) -> None:
-        """Take one event."""
+        """Take one event; events out of Anthropic's order are an upstream failure, as when streaming."""
+        if self.stop is not None or (self.started is None) != isinstance(event, MessageStart):
+            raise UpstreamUnavailable(f"provider sent {type(event).__name__} outside a message")
         match event:
             case TextDelta(text=text) | ThinkingDelta(thinking=text) | ToolInputDelta(partial_json=text):
+                self._expect(_DELTA_OWNER[type(event)], event)
                 self.parts.append(text)
             case SignatureDelta(signature=signature):
+                self._expect(ThinkingStart, event)
                 self.signature = signature
             case TextStart() | ThinkingStart() | ToolUseStart():
                 self._close()
                 self.start = event
             case BlockStop():
+                if self.start is None:
+                    raise UpstreamUnavailable("provider closed a block that was not open")
                 self._close()
             case MessageStart(model=model, usage=usage):
-                self.model, self.usage = model, usage
+                self.started, self.model, self.usage = event, model, usage
             case MessageStop():
                 self._close()
                 self.stop = event
             case _:
                 assert_never(event)
+
+    def _expect(self, kind: type, event: Event) -> None:
+        if not isinstance(self.start, kind):
+            raise UpstreamUnavailable(f"provider sent {type(event).__name__} with no matching block open")
 
     def reply(self) -> Reply:
         """The folded message; a stream that never finished is an upstream failure."""

@@ -93,7 +93,8 @@ async def _prepend(first: Event, rest: AsyncGenerator[Event, None]) -> AsyncGene
 
 
 async def guarded(provider: Provider, events: AsyncIterator[Event]) -> AsyncGenerator[Event, None]:
-    """Provider events, with any non-router exception (a provider bug) logged and made a `ProviderError`.
+    """Provider events, with any non-router exception (a provider bug) logged and made a `ProviderError`
+    (not retried: the same bug would strike again; a fallback route may still serve).
 
     Closing this generator closes the provider's stream too, so an abandoned reply cancels its upstream.
     """
@@ -105,7 +106,7 @@ async def guarded(provider: Provider, events: AsyncIterator[Event]) -> AsyncGene
         raise
     except Exception as exc:
         log.exception("provider %s failed unexpectedly", provider.name)
-        raise UpstreamUnavailable(f"provider '{provider.name}' failed: {type(exc).__name__}") from exc
+        raise ProviderError(f"provider '{provider.name}' failed: {type(exc).__name__}", provider=provider.name) from exc
     finally:
         close = getattr(events, "aclose", None)
         if close is not None:

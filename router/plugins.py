@@ -25,6 +25,10 @@ BUILTIN_PLUGINS: tuple[str, ...] = ()
 AUTOLOAD_ENV = "SWITCHYARD_NO_PLUGIN_AUTOLOAD"
 
 
+class PluginLoadError(Exception):
+    """A plugin could not be imported or does not fit the hook specifications."""
+
+
 @dataclass(frozen=True, slots=True)
 class PluginInfo:
     """One loaded plugin, for `router plugins`."""
@@ -38,18 +42,27 @@ class PluginInfo:
 def make_plugin_manager(
     *, builtins: Iterable[str] = BUILTIN_PLUGINS, extra: Iterable[object] = (), autoload: bool | None = None
 ) -> pluggy.PluginManager:
-    """A fresh plugin manager: built-ins, then `extra` plugin objects, then entry points."""
+    """A fresh plugin manager: built-ins, then `extra` plugin objects, then entry points.
+
+    Raises `PluginLoadError` naming the culprit when a plugin fails to import or implements
+    a hook that does not exist (a misspelling), so it fails at start-up, not at first use.
+    """
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
-    for module_name in builtins:
-        pm.register(importlib.import_module(module_name), name=module_name)
-    for plugin in extra:
-        pm.register(plugin)
-    if autoload is None:
-        autoload = not os.environ.get(AUTOLOAD_ENV)
-    if autoload:
-        pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
-    pm.check_pending()
+    try:
+        for module_name in builtins:
+            pm.register(importlib.import_module(module_name), name=module_name)
+        for plugin in extra:
+            pm.register(plugin)
+        if autoload is None:
+            autoload = not os.environ.get(AUTOLOAD_ENV)
+        if autoload:
+            pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginLoadError(f"plugin {exc.plugin!r} does not fit the hook specifications: {exc}") from exc
+    except ImportError as exc:
+        raise PluginLoadError(f"a plugin failed to import: {exc}") from exc
     return pm
 
 

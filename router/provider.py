@@ -73,7 +73,7 @@ class Provider(ABC):
 
     @property
     def log(self) -> logging.Logger:
-        """The provider's logger (a child of the router's, so redaction applies)."""
+        """The provider's logger (`providers.<name>`; its lines pass the redacting handler like all others)."""
         return self.context.logger
 
     @abstractmethod

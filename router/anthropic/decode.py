@@ -405,13 +405,23 @@ def _output_config(value: Any) -> tuple[str | None, Mapping[str, Any] | None]:
 
 
 def _apply_context_management(messages: tuple[Message, ...], value: Any) -> tuple[Message, ...]:
-    """Apply `clear_thinking` edits the way Anthropic does: keep thinking in the last N turns only."""
+    """Apply `clear_thinking` edits the way Anthropic does: keep thinking in the last N turns only.
+
+    Other edits (such as `clear_tool_uses`) are accepted and not applied: the conversation is
+    sent whole, which is always safe, only larger.
+    """
     config = _object(value, "context_management") or {}
-    for edit in config.get("edits") or ():
-        if isinstance(edit, dict) and str(edit.get("type", "")).startswith("clear_thinking"):
+    edits = config.get("edits")
+    for i, raw in enumerate(_list(edits, "context_management.edits") if edits is not None else ()):
+        path = f"context_management.edits.{i}"
+        edit = _object(raw, path)
+        if edit is None or not isinstance(edit.get("type"), str):
+            raise _fail(f"{path}.type", "Field required")
+        if edit["type"].startswith("clear_thinking"):
             keep = edit.get("keep", {"type": "thinking_turns", "value": 1})
-            if keep != "all" and isinstance(keep, dict) and isinstance(keep.get("value"), int):
-                messages = _keep_thinking_turns(messages, keep["value"])
+            if keep != "all":
+                turns = _object(keep, f"{path}.keep") or {}
+                messages = _keep_thinking_turns(messages, _int(turns.get("value"), f"{path}.keep.value", 0))
     return messages
 
 

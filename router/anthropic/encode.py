@@ -7,6 +7,7 @@ as soon as it is translated. Hot-path events are assembled from byte templates.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import string
@@ -43,10 +44,15 @@ def new_id(prefix: str) -> str:
 
 
 def client_tool_id(upstream_id: str) -> str:
-    """The tool-call id a client sees: `toolu_…`, derived from the provider's id so it round-trips."""
-    if upstream_id.startswith(_CLIENT_ID_PREFIXES) and not _UNSAFE_ID.search(upstream_id):
-        return upstream_id
-    return "toolu_" + _UNSAFE_ID.sub("_", upstream_id)
+    """The tool-call id a client sees: `toolu_…`, derived from the provider's id.
+
+    Deterministic, so the same call keeps its id, and injective: an id with characters Anthropic
+    does not allow gets a short hash of the original, so two calls never share an id.
+    """
+    if not _UNSAFE_ID.search(upstream_id):
+        return upstream_id if upstream_id.startswith(_CLIENT_ID_PREFIXES) else "toolu_" + upstream_id
+    digest = hashlib.sha256(upstream_id.encode()).hexdigest()[:10]
+    return f"toolu_{_UNSAFE_ID.sub('_', upstream_id)}_{digest}"
 
 
 def usage_json(usage: Usage) -> dict[str, int]:

@@ -16,7 +16,9 @@ PREFIX = "swy1."
 
 
 def encode_signature(signature: Signature) -> str:
-    """The string a client sees and sends back."""
+    """The string a client sees and sends back; one of unknown origin goes back exactly as it came."""
+    if not signature.provider:
+        return signature.value
     origin = f"{signature.provider}\x00{signature.model}".encode()
     tag = base64.urlsafe_b64encode(origin).rstrip(b"=").decode("ascii")
     return f"{PREFIX}{tag}.{signature.value}"

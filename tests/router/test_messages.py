@@ -223,9 +223,20 @@ async def test_library_exceptions_from_a_provider_never_reach_the_client(harness
     import httpx
 
     failure = httpx.ConnectError("could not reach internal-host.example with token abc")
-    harness.scripted.queue([failure], [failure])
+    harness.scripted.queue([failure])
     response = await harness.http.post("/v1/messages", json=body("claude-sonnet-5"))
     assert response.status_code == 502
     error = response.json()["error"]
     assert error == {"type": "api_error", "message": "provider 'scripted' failed: ConnectError"}
-    assert len(harness.scripted.calls) == 2  # treated as an unreachable upstream: retried once
+    assert len(harness.scripted.calls) == 1  # a provider bug: not retried
+
+
+async def test_folded_replies_enforce_event_order_like_streams(harness: Harness) -> None:
+    harness.scripted.queue(
+        [MessageStart("m"), TextDelta("no block open"), MessageStop("end_turn")],
+        [MessageStart("m"), MessageStart("m"), MessageStop("end_turn")],
+        [MessageStart("m"), BlockStop(), MessageStop("end_turn")],
+    )
+    for _ in range(3):
+        response = await harness.http.post("/v1/messages", json=body())
+        assert response.status_code == 502 and response.json()["error"]["type"] == "api_error"

@@ -12,7 +12,7 @@ import pytest
 import router
 from router import Provider, hookimpl
 from router.errors import ConfigError
-from router.plugins import BUILTIN_PLUGINS, make_plugin_manager, plugin_infos, provider_classes
+from router.plugins import BUILTIN_PLUGINS, PluginLoadError, make_plugin_manager, plugin_infos, provider_classes
 from tests.support import scripted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_a_misspelt_hook_fails_at_start_up() -> None:
     def register_provider(register: Any) -> None:  # missing the trailing "s"
         pass
 
-    with pytest.raises(Exception, match="unknown hook"):
+    with pytest.raises(PluginLoadError, match="unknown hook"):
         make_plugin_manager(builtins=(), extra=[plugin(register_provider=register_provider)], autoload=False)
 
 
