@@ -183,7 +183,7 @@ class Endpoints:
         return None if self._authorized(http) else _error_response(AuthError(AUTH_MESSAGE))
 
     async def _model_entries(self) -> dict[str, str]:
-        entries = {model_id: model_id for model_id in self.runtime.rules.model_ids()}
+        entries = {model_id: self._display_name(model_id) for model_id in self.runtime.rules.model_ids()}
         results = await asyncio.gather(
             *(self._provider_models(name) for name in self.runtime.providers), return_exceptions=False
         )
@@ -191,6 +191,14 @@ class Endpoints:
             for info in models:
                 entries.setdefault(f"{name}/{info.id}", info.display_name or info.id)
         return entries
+
+    def _display_name(self, model_id: str) -> str:
+        """`opus → codex/gpt-5.5:high`: what asking for this name gets you."""
+        try:
+            target = self.runtime.rules.resolve(model_id).primary.target
+        except RouterError:
+            return model_id
+        return model_id if target == model_id else f"{model_id} → {target}"
 
     async def _provider_models(self, name: str) -> tuple[ModelInfo, ...]:
         try:

@@ -23,7 +23,6 @@ from router.events import (
     ToolUseStart,
 )
 
-
 _DELTA_OWNER: dict[type, type] = {TextDelta: TextStart, ThinkingDelta: ThinkingStart, ToolInputDelta: ToolUseStart}
 
 

@@ -89,7 +89,9 @@ def _registrations(pm: pluggy.PluginManager) -> list[tuple[str, dict[str, type[P
     for impl in reversed(pm.hook.register_providers.get_hookimpls()):
         classes: dict[str, type[Provider]] = {}
 
-        def register(cls: type[Provider], _plugin: str = impl.plugin_name) -> None:
+        def register(
+            cls: type[Provider], _plugin: str = impl.plugin_name, classes: dict[str, type[Provider]] = classes
+        ) -> None:
             _check_provider_class(cls, _plugin)
             if cls.name in seen:
                 raise ConfigError(

@@ -72,7 +72,7 @@ def _sse(name: bytes, payload: dict[str, Any]) -> bytes:
 class StreamEncoder:
     """Turns one reply's canonical events into Anthropic SSE bytes, checking their order."""
 
-    __slots__ = ("message_id", "model", "index", "open", "started", "finished", "_redacted")
+    __slots__ = ("_redacted", "finished", "index", "message_id", "model", "open", "started")
 
     def __init__(self, model: str, message_id: str | None = None) -> None:
         self.message_id = message_id or new_id("msg_")

@@ -7,7 +7,15 @@ import re
 
 from router.conversation import Signature, Usage
 from router.errors import ContextTooLong, Overloaded, RateLimited, UpstreamRejected
-from router.events import BlockStop, MessageStart, MessageStop, SignatureDelta, TextDelta, TextStart, ThinkingStart
+from router.events import (
+    BlockStop,
+    MessageStart,
+    MessageStop,
+    SignatureDelta,
+    TextDelta,
+    TextStart,
+    ThinkingStart,
+)
 from tests.conftest import Harness, body
 from tests.support.scripted import Sleep, text_reply, thinking_reply, tool_reply
 from tests.support.sse import checked

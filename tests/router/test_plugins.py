@@ -12,7 +12,13 @@ import pytest
 import router
 from router import Provider, hookimpl
 from router.errors import ConfigError
-from router.plugins import BUILTIN_PLUGINS, PluginLoadError, make_plugin_manager, plugin_infos, provider_classes
+from router.plugins import (
+    BUILTIN_PLUGINS,
+    PluginLoadError,
+    make_plugin_manager,
+    plugin_infos,
+    provider_classes,
+)
 from tests.support import scripted
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -444,7 +444,9 @@ async def test_models_list_has_tier_aliases_then_targets(harness: Harness) -> No
     assert {m.id: m.display_name for m in models}["other/big-model"] == "Big Model"
 
 
-@pytest.mark.parametrize(("model_id", "display_name"), [("opus", "opus"), ("scripted/big-model", "scripted/big-model"),
+@pytest.mark.parametrize(("model_id", "display_name"), [("opus", "opus → scripted/big-model:high"),
+                                                        ("haiku", "haiku → other/small-model"),
+                                                        ("scripted/big-model", "scripted/big-model"),
                                                         ("other/big-model", "Big Model")])
 async def test_models_retrieve(harness: Harness, model_id: str, display_name: str) -> None:
     model = await harness.sdk.models.retrieve(model_id)
