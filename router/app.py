@@ -47,6 +47,7 @@ AUTH_MESSAGE = "invalid x-api-key: this router only serves clients that send the
 class Exchange:
     """What the access log says about one request, filled in as it progresses."""
 
+    path: str = "/v1/messages"
     started: float = field(default_factory=time.perf_counter)
     resolution: Resolution | None = None
     route: Route | None = None
@@ -56,7 +57,8 @@ class Exchange:
         """Write the one access-log line of this request."""
         res, route, usage = self.resolution, self.route, self.usage or Usage()
         access_log.info(
-            'POST /v1/messages tier=%s rule="%s" route=%s provider=%s model=%s status=%d in=%d cached=%d out=%d %.0fms',
+            'POST %s tier=%s rule="%s" route=%s provider=%s model=%s status=%d in=%d cached=%d out=%d %.0fms',
+            self.path,
             (res.tier if res else None) or "-",
             res.rule if res else "-",
             route.target if route else "-",
@@ -116,14 +118,20 @@ class Endpoints:
 
     async def count_tokens(self, http: HTTPRequest) -> Response:
         """`POST /v1/messages/count_tokens`: the provider's count, else the local estimate."""
+        exchange = Exchange("/v1/messages/count_tokens")
         try:
             request = await self._decode(http, for_count=True)
-            route = self.runtime.rules.resolve(request.model).primary
+            exchange.resolution = self.runtime.rules.resolve(request.model)
+            route = exchange.route = exchange.resolution.primary
             provider = self.runtime.providers.get(route.provider)
             counted = await provider.count_tokens(request, route) if provider else None
         except Exception as exc:
-            return _error_response(exc)
+            response = _error_response(exc)
+            exchange.log(response.status_code)
+            return response
         tokens = counted if counted is not None else estimate_input_tokens(request)
+        exchange.usage = Usage(input_tokens=tokens)
+        exchange.log(200)
         return Response(orjson.dumps({"input_tokens": tokens}), media_type=JSON)
 
     async def models(self, http: HTTPRequest) -> Response:

@@ -70,3 +70,10 @@ async def test_debug_logs_each_event_in_and_out_and_one_access_line(harness: Har
                  "status=200", "in=11", "out=7"):
         assert part in access[0]
     assert "sk-client-secret-123" not in text
+
+
+async def test_count_tokens_writes_an_access_line_too(harness: Harness, captured: io.StringIO) -> None:
+    harness.scripted.count = 1234
+    await harness.http.post("/v1/messages/count_tokens", json=body("claude-sonnet-5"))
+    (line,) = [line for line in captured.getvalue().splitlines() if "router.access" in line]
+    assert "POST /v1/messages/count_tokens tier=sonnet" in line and "status=200 in=1234" in line
