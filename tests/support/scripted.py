@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,14 +60,20 @@ class ScriptedProvider(Provider):
         self.calls: list[tuple[Request, Route]] = []
         self.closed_streams = 0
         self.count: int | None = None
+        self.responder: Callable[[Request], Sequence[Step]] | None = None
 
     def queue(self, *scripts: Sequence[Step]) -> None:
-        """Scripts for the next calls, in order."""
+        """Scripts for the next calls, in order (before `responder`, which answers the rest)."""
         self.scripts.extend(scripts)
 
     async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
         self.calls.append((request, route))
-        script = self.scripts.popleft() if self.scripts else text_reply(f"echo: {last_user_text(request)}")
+        if self.scripts:
+            script = self.scripts.popleft()
+        elif self.responder is not None:
+            script = self.responder(request)
+        else:
+            script = text_reply(f"echo: {last_user_text(request)}")
         try:
             for step in script:
                 if isinstance(step, Sleep):
