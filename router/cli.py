@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import dataclasses
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -17,12 +17,12 @@ import uvicorn
 from router import __version__
 from router.app import create_app
 from router.config import Config, builtin_default, config_candidates, find_config, load_config
-from router.errors import ConfigError
+from router.errors import ConfigError, RouterError
 from router.logs import configure_logging
 from router.plugins import PluginLoadError, make_plugin_manager, plugin_infos, provider_classes
-from router.provider import Provider
+from router.provider import LoginOptions, Provider
 from router.runtime import Lifecycle, Runtime
-from router.settings import InvalidField
+from router.settings import InvalidField, build_settings
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -64,6 +64,20 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list the models each configured provider offers")
     _config_option(models)
     models.set_defaults(handler=models_command)
+
+    login = commands.add_parser("login", help="sign in to a provider (e.g. `router login codex`)")
+    login.add_argument("provider", help="provider name")
+    login.add_argument("--device", action="store_true", help="no browser here: sign in with a device code")
+    login.add_argument("--import", dest="import_from", metavar="TOOL",
+                       help="take over the login another tool keeps (e.g. opencode)")
+    login.add_argument("--force", action="store_true", help="replace an existing login")
+    _config_option(login)
+    login.set_defaults(handler=login_command)
+
+    logout = commands.add_parser("logout", help="forget a provider's stored login")
+    logout.add_argument("provider", help="provider name")
+    _config_option(logout)
+    logout.set_defaults(handler=logout_command)
 
     status = commands.add_parser("status", help="show each configured provider's credential status")
     _config_option(status)
@@ -224,3 +238,45 @@ def status_command(args: argparse.Namespace) -> int:
         print(f"{name:<12} {'ok' if status.ok else 'MISSING'}  {status.detail}")
     asyncio.run(runtime.aclose())
     return 0 if all(s.ok for s in statuses.values()) else 1
+
+
+def login_command(args: argparse.Namespace) -> int:
+    """`router login NAME`: the provider's own sign-in flow."""
+    options = LoginOptions(device=args.device, import_from=args.import_from, force=args.force)
+    return _with_provider(args, lambda provider: provider.login(options, _say))
+
+
+def logout_command(args: argparse.Namespace) -> int:
+    """`router logout NAME`."""
+    return _with_provider(args, lambda provider: provider.logout(_say))
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _with_provider(args: argparse.Namespace, action: Callable[[Provider], Awaitable[None]]) -> int:
+    """Run `action` on the named provider (configured, or installed with default settings)."""
+    config, classes, _, _ = load(args.config)
+    if args.provider not in config.providers:
+        if args.provider not in classes:
+            known = ", ".join(sorted(classes)) or "none installed"
+            raise ConfigError("", f"unknown provider '{args.provider}' (installed: {known})")
+        settings = build_settings(classes[args.provider].Settings, {}, f"providers.{args.provider}")
+        config = dataclasses.replace(config, providers={**config.providers, args.provider: settings})
+
+    async def run() -> int:
+        runtime = Runtime(config, classes)
+        try:
+            await action(runtime.providers[args.provider])
+        except NotImplementedError as exc:
+            print(f"router: {exc}", file=sys.stderr)
+            return 2
+        except RouterError as exc:
+            print(f"router: {args.command} failed: {exc.message}", file=sys.stderr)
+            return 1
+        finally:
+            await runtime.aclose()
+        return 0
+
+    return asyncio.run(run())

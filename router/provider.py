@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,6 +43,21 @@ class CredentialStatus:
 
     ok: bool
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginOptions:
+    """What `router login NAME` was asked for."""
+
+    device: bool = False
+    """No browser here: sign in with a code shown on this machine and entered on another."""
+    import_from: str | None = None
+    """Take over an existing login that another tool keeps (e.g. "opencode") instead of signing in."""
+    force: bool = False
+    """Replace an existing, still valid login."""
+
+
+Say = Callable[[str], None]
 
 
 @dataclass(slots=True)
@@ -95,6 +110,17 @@ class Provider(ABC):
     def credential_status(self) -> CredentialStatus:
         """Cheap, local check of the credentials, for the banner and `router status`."""
         return CredentialStatus(True, "no credentials needed")
+
+    async def login(self, options: LoginOptions, say: Say) -> None:
+        """Interactive sign-in for `router login NAME`; `say` prints to the user.
+
+        Raise `router.errors.AuthError`/`PermissionDenied` with a message the user can act on.
+        """
+        raise NotImplementedError(f"provider '{self.name}' has no login; see its section in config.example.yaml")
+
+    async def logout(self, say: Say) -> None:
+        """Forget the credentials `login` stored, for `router logout NAME`."""
+        raise NotImplementedError(f"provider '{self.name}' has no logout")
 
     async def aclose(self) -> None:
         """Release what the provider holds; the core closes the shared HTTP client itself."""

@@ -83,3 +83,19 @@ def test_status_is_nonzero_when_a_provider_is_missing(tmp_path: Path, monkeypatc
 def test_bad_port_on_the_command_line_is_a_config_error(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["serve", "--config", str(config_file), "--port", "70000"]) == 2
     assert "--port: must be between 1 and 65535" in capsys.readouterr().err
+
+
+def test_login_runs_the_providers_flow_with_the_options(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["login", "scripted", "--device", "--config", str(config_file)]) == 0
+    assert "signed in to scripted (device=True, import=None, force=False)" in capsys.readouterr().out
+    assert cli.main(["login", "other", "--import", "opencode", "--force", "--config", str(config_file)]) == 0
+    assert "signed in to other (device=False, import=opencode, force=True)" in capsys.readouterr().out
+
+
+def test_login_failures_and_unsupported_logout_are_reported(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["login", "scripted", "--import", "nowhere", "--config", str(config_file)]) == 1
+    assert "login failed: no login found in nowhere" in capsys.readouterr().err
+    assert cli.main(["logout", "scripted", "--config", str(config_file)]) == 2
+    assert "has no logout" in capsys.readouterr().err
+    assert cli.main(["login", "nosuch", "--config", str(config_file)]) == 2
+    assert "unknown provider 'nosuch'" in capsys.readouterr().err

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from router import CredentialStatus, ModelInfo, Provider, hookimpl
+from router.errors import AuthError
+from router.provider import LoginOptions
 from router.conversation import Request, Signature, TextBlock, Usage
 from router.events import (
     BlockStop,
@@ -90,6 +92,11 @@ class ScriptedProvider(Provider):
 
     async def list_models(self) -> Sequence[ModelInfo]:
         return (ModelInfo("big-model", "Big Model", context_window=200_000),)
+
+    async def login(self, options: LoginOptions, say: Callable[[str], None]) -> None:
+        if options.import_from == "nowhere":
+            raise AuthError("no login found in nowhere")
+        say(f"signed in to {self.name} (device={options.device}, import={options.import_from}, force={options.force})")
 
     def credential_status(self) -> CredentialStatus:
         return CredentialStatus(True, f"test provider '{self.settings.label}'")
