@@ -1,0 +1,286 @@
+"""Claude tools -> Codex tools: schemas the backend accepts, names it allows, and the way back.
+
+Codex validates function tools even with `strict: false`: the parameters must be an object
+schema at the top level (no `oneOf`/`anyOf`/`allOf`/`enum`/`not` there), and names and
+call ids are limited to 64 characters. Claude Code's tools mostly fit already, but MCP tools
+can have long names and any client may send schemas Codex refuses, so every tool passes
+through here. Shortened names are recorded in a `ToolNames` so replies map back exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.conversation import ServerTool, Tool, ToolChoice
+
+MAX_LENGTH = 64
+"""The longest tool name or call id Codex accepts."""
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_DIGEST = 8
+
+DROPPED_KEYWORDS = frozenset({"$schema", "$id", "$comment", "propertyNames"})
+"""Keywords removed at every depth: annotations Codex has no use for, and `propertyNames`,
+which only narrows what the client validates again anyway."""
+
+_COMBINATORS = ("oneOf", "anyOf", "allOf")
+_TOP_LEVEL_REJECTED = (*_COMBINATORS, "enum", "not", "const")
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_VALUES = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "if",
+    "then",
+    "else",
+    "unevaluatedProperties",
+)
+_WEB_LOCATION_KEYS = ("type", "city", "region", "country", "timezone")
+
+
+# -- names and call ids ----------------------------------------------------------------------
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]
+
+
+def short_name(name: str) -> str:
+    """`name` when Codex accepts it, else a readable, deterministic stand-in of at most 64 chars.
+
+    MCP names (`mcp__server__tool`) keep their first and last segment, so the model still sees
+    what the tool does; a hash of the full name keeps stand-ins distinct.
+    """
+    if _NAME.fullmatch(name):
+        return name
+    segments = name.split("__")
+    head = f"{segments[0]}__{segments[-1]}" if len(segments) > 2 else name
+    head = _UNSAFE.sub("_", head)[: MAX_LENGTH - _DIGEST - 1]
+    return f"{head}_{_digest(name)}"
+
+
+def short_call_id(call_id: str) -> str:
+    """`call_id` when it fits in 64 chars, else its head plus a hash (same input, same id)."""
+    if len(call_id) <= MAX_LENGTH:
+        return call_id
+    return f"{call_id[: MAX_LENGTH - _DIGEST - 1]}_{_digest(call_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolNames:
+    """Tool names and call ids that were shortened for Codex, keyed by what Codex saw.
+
+    Replies name tools and calls by the short form; these map them back to the client's.
+    Anything not shortened maps to itself.
+    """
+
+    names: Mapping[str, str] = field(default_factory=dict)
+    call_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def tool_name(self, upstream: str) -> str:
+        """The client's name for a tool Codex called `upstream`."""
+        return self.names.get(upstream, upstream)
+
+    def call_id(self, upstream: str) -> str:
+        """The client's id for a call Codex identified as `upstream`."""
+        return self.call_ids.get(upstream, upstream)
+
+
+class NameTable:
+    """Shortens names and ids while a payload is built, remembering every substitution."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        self._call_ids: dict[str, str] = {}
+
+    def name(self, original: str) -> str:
+        """The name Codex gets for `original`."""
+        short = short_name(original)
+        if short != original:
+            self._names[short] = original
+        return short
+
+    def call_id(self, original: str) -> str:
+        """The call id Codex gets for `original`."""
+        short = short_call_id(original)
+        if short != original:
+            self._call_ids[short] = original
+        return short
+
+    def frozen(self) -> ToolNames:
+        """The substitutions made so far, for the reply."""
+        return ToolNames(dict(self._names), dict(self._call_ids))
+
+
+# -- schemas ------------------------------------------------------------------------------------
+
+
+def function_parameters(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A Claude `input_schema` reshaped into parameters Codex accepts for a non-strict function."""
+    clean = clean_schema(schema) if isinstance(schema, Mapping) else {}
+    return _object_at_top(clean)
+
+
+def clean_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy without `DROPPED_KEYWORDS`, with every object schema given `properties`.
+
+    Recursion follows the schema's structure, so a property that happens to be called
+    `$schema` or `propertyNames` is kept: only keywords are dropped, never property names.
+    """
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in DROPPED_KEYWORDS:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            out[key] = {name: _clean_value(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [_clean_value(sub) for sub in value]
+        elif key in _SCHEMA_VALUES:
+            out[key] = [_clean_value(s) for s in value] if isinstance(value, list) else _clean_value(value)
+        else:
+            out[key] = value
+    return _fix_object(out)
+
+
+def _clean_value(value: Any) -> Any:
+    return clean_schema(value) if isinstance(value, Mapping) else value
+
+
+def _is_object(schema: Mapping[str, Any]) -> bool:
+    kind = schema.get("type")
+    return kind == "object" or (isinstance(kind, list) and "object" in kind)
+
+
+def _fix_object(schema: dict[str, Any]) -> dict[str, Any]:
+    """Object schemas get `properties`; `required` keeps only names that are properties."""
+    if not _is_object(schema):
+        return schema
+    properties = schema.setdefault("properties", {})
+    required = schema.get("required")
+    if isinstance(required, list) and isinstance(properties, Mapping):
+        kept = [name for name in required if name in properties]
+        if kept:
+            schema["required"] = kept
+        else:
+            del schema["required"]
+    return schema
+
+
+def _object_at_top(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the top level a plain object, folding the properties of combinator variants into it.
+
+    Only `allOf` variants add to `required`: with `anyOf`/`oneOf` no single variant's list holds.
+    """
+    properties = dict(_mapping(schema.get("properties")))
+    for variant in _variants(schema, _COMBINATORS):
+        for name, sub in _mapping(variant.get("properties")).items():
+            properties.setdefault(name, sub)
+    required = _names(schema.get("required"))
+    for variant in _variants(schema, ("allOf",)):
+        required += _names(variant.get("required"))
+    top = {k: v for k, v in schema.items() if k not in _TOP_LEVEL_REJECTED and k != "required"}
+    top.update(type="object", properties=properties)
+    kept = list(dict.fromkeys(name for name in required if name in properties))
+    return {**top, "required": kept} if kept else top
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _names(value: Any) -> list[str]:
+    return [name for name in value if isinstance(name, str)] if isinstance(value, list) else []
+
+
+def _variants(schema: Mapping[str, Any], keys: tuple[str, ...]) -> Iterator[Mapping[str, Any]]:
+    for key in keys:
+        variants = schema.get(key)
+        for variant in variants if isinstance(variants, list) else ():
+            if isinstance(variant, Mapping):
+                yield variant
+
+
+def strict_compatible(schema: Mapping[str, Any]) -> bool:
+    """True when Codex's strict mode would accept `schema` as it is.
+
+    Strict mode wants every object closed (`additionalProperties: false`) and every property
+    required; a schema that is not must be sent non-strict rather than rejected with a 400.
+    """
+    if _is_object(schema) or "properties" in schema:
+        properties = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False:
+            return False
+        if not isinstance(properties, Mapping) or set(schema.get("required") or ()) != set(properties):
+            return False
+    return all(strict_compatible(sub) for sub in _subschemas(schema))
+
+
+def _subschemas(schema: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for key in _SCHEMA_MAPS:
+        value = schema.get(key)
+        if isinstance(value, Mapping):
+            yield from (sub for sub in value.values() if isinstance(sub, Mapping))
+    for key in (*_SCHEMA_LISTS, *_SCHEMA_VALUES):
+        value = schema.get(key)
+        subs = value if isinstance(value, list) else [value]
+        yield from (sub for sub in subs if isinstance(sub, Mapping))
+
+
+# -- tool specs and tool choice ----------------------------------------------------------------
+
+
+def function_tool(tool: Tool, names: NameTable) -> dict[str, Any]:
+    """A client tool as a Codex function tool (always non-strict: Claude schemas are not strict)."""
+    return {
+        "type": "function",
+        "name": names.name(tool.name),
+        "description": tool.description,
+        "parameters": function_parameters(tool.input_schema),
+        "strict": False,
+    }
+
+
+def is_web_search(tool: ServerTool) -> bool:
+    """Anthropic's web search server tools (`web_search_20250305` and later versions)."""
+    return tool.type.startswith("web_search")
+
+
+def hosted_tool(tool: ServerTool) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+    """Codex's own tool for an Anthropic server tool, if it has one, and notes on what was lost."""
+    if not is_web_search(tool):
+        return None, (f"dropped server tool '{tool.name}' ({tool.type}): Codex has no equivalent",)
+    spec: dict[str, Any] = {"type": "web_search"}
+    notes: list[str] = []
+    domains = tool.config.get("allowed_domains")
+    if isinstance(domains, list) and domains:
+        spec["filters"] = {"allowed_domains": [str(domain) for domain in domains]}
+    location = tool.config.get("user_location")
+    if isinstance(location, Mapping):
+        spec["user_location"] = {k: location[k] for k in _WEB_LOCATION_KEYS if k in location}
+    for ignored in ("blocked_domains", "max_uses"):
+        if tool.config.get(ignored):
+            notes.append(f"web search: '{ignored}' has no Codex equivalent and was ignored")
+    return spec, tuple(notes)
+
+
+def tool_choice(
+    choice: ToolChoice | None, names: NameTable, hosted: Mapping[str, str]
+) -> str | dict[str, str]:
+    """Anthropic's tool_choice in Codex's terms; `hosted` maps server tool names to Codex tool types."""
+    if choice is None or choice.type == "auto":
+        return "auto"
+    if choice.type == "any":
+        return "required"
+    if choice.type == "none":
+        return "none"
+    name = choice.name or ""
+    if name in hosted:
+        return {"type": hosted[name]}
+    return {"type": "function", "name": names.name(name)}
