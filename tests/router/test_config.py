@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import pytest
 
+from providers.codex.provider import CodexProvider, CodexSettings
 from router.config import (
     EFFORTS,
     Config,
@@ -670,11 +671,6 @@ class LooseSettings:
     api_key: str | None = None
 
 
-class ExampleCodex(_Fake):
-    name = "codex"
-    Settings = LooseSettings
-
-
 class ExampleKiro(_Fake):
     name = "kiro"
     Settings = LooseSettings
@@ -686,7 +682,7 @@ class ExampleOpenRouter(_Fake):
 
 
 EXAMPLE_CLASSES: dict[str, type[Provider]] = {
-    "codex": ExampleCodex,
+    "codex": CodexProvider,  # the real one: its documented settings must validate
     "kiro": ExampleKiro,
     "openrouter": ExampleOpenRouter,
 }
@@ -697,6 +693,7 @@ def test_example_config_validates_and_routes() -> None:
     assert config.server == ServerConfig()
     assert config.providers["openrouter"] == LooseSettings("sk-or-x")
     assert set(config.providers) == {"codex", "kiro", "openrouter"}
+    assert config.providers["codex"] == CodexSettings()  # every codex setting in the example is the default
     rules = Rules(config)
     expected = {
         "claude-opus-4-8": ("tier=opus", ["codex/gpt-5.5:high", "openrouter/anthropic/claude-opus-4.5"]),
@@ -705,12 +702,13 @@ def test_example_config_validates_and_routes() -> None:
             "tier=haiku",
             ["codex/gpt-5.4-mini:low", "openrouter/anthropic/claude-haiku-4.5"],
         ),
-        "gpt-5.4": ("model=gpt-*", ["codex/gpt-5.4"]),
+        "gpt-5.4": ("model=gpt-*", ["codex/gpt-5.4"]),  # with options {fast: true}
         "claude-mythos-5": ("default", ["codex/gpt-5.5:medium"]),
     }
     for model, (label, targets) in expected.items():
         resolution = rules.resolve(model)
         assert (resolution.rule, [route.target for route in resolution.routes]) == (label, targets), model
+    assert rules.resolve("gpt-5.4").primary.options == {"fast": True}
 
 
 def test_example_config_needs_its_env_variable() -> None:
@@ -722,8 +720,8 @@ def test_example_config_needs_its_env_variable() -> None:
 
 
 def test_builtin_default_with_codex() -> None:
-    config = builtin_default({"codex": ExampleCodex})
-    assert config.providers == {"codex": LooseSettings()}
+    config = builtin_default({"codex": CodexProvider})
+    assert config.providers == {"codex": CodexSettings()}
     assert config.missing_providers == () and config.source is None
     assert [(rule.tier, rule.use, rule.effort) for rule in config.routes] == [
         ("opus", "codex/gpt-5.5", "high"),
