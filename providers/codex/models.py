@@ -63,9 +63,11 @@ def parse_catalogue(document: Any) -> tuple[CodexModel, ...]:
 class Catalogue:
     """The live catalogue, refreshed at most every `ttl` seconds; failures fall back to the last or built-in list."""
 
-    def __init__(self, fetch: Callable[[], Awaitable[Any]], ttl: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, fetch: Callable[[], Awaitable[Any]], ttl: float, clock: Callable[[], float] = time.monotonic,
+                 retry_after_failure: float = 60.0):
         self.fetch = fetch
         self.ttl = ttl
+        self.retry_after_failure = min(retry_after_failure, ttl)
         self.clock = clock
         self.models: tuple[CodexModel, ...] = ()
         self.fetched_at: float | None = None
@@ -81,6 +83,8 @@ class Catalogue:
                 fetched = ()
             if fetched:
                 self.models = fetched
+            else:  # try again soon rather than pinning the fallback for a whole ttl
+                self.fetched_at = now - self.ttl + self.retry_after_failure
         return self.models or FALLBACK_MODELS
 
     async def find(self, slug: str) -> CodexModel | None:

@@ -149,10 +149,12 @@ class CodexProvider(Provider):
 
     async def _read(self, response: httpx.Response, state: ReplyState) -> AsyncIterator[Event]:
         try:
-            async for message in read_events(response.aiter_raw()):
+            async for message in read_events(response.aiter_bytes()):
                 if not message.data or message.data == "[DONE]":
                     continue
                 data = orjson.loads(message.data)
+                if not isinstance(data, dict):
+                    raise UpstreamUnavailable("the Codex backend sent an event that is not a JSON object")
                 for event in state.feed(str(data.get("type") or message.event), data):
                     yield event
         except httpx.TimeoutException:

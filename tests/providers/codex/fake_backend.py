@@ -195,8 +195,9 @@ def item_events(sse: Callable[..., bytes], index: int, item: Item) -> list[bytes
 
 
 def _empty(item: Item) -> Item:
-    return {"message": {"content": []}, "function_call": {"arguments": ""},
-            "reasoning": {"summary": [], "encrypted_content": None}}[item["type"]]
+    empty: dict[str, Item] = {"message": {"content": []}, "function_call": {"arguments": ""},
+            "reasoning": {"summary": [], "encrypted_content": None}}
+    return empty[item["type"]]
 
 
 # -- the rules ---------------------------------------------------------------------------

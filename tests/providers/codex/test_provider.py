@@ -1,0 +1,879 @@
+"""The Codex provider's I/O shell, against a respx-mocked backend, token endpoint and catalogue.
+
+Translation itself is covered in test_translate.py and the token file/manager in
+test_auth.py; these tests drive `CodexProvider` end to end without a network: what goes on
+the wire (URL, headers, body), how replies become canonical events, the 401 refresh and
+replay, the retry without reasoning, the mapping of HTTP and transport failures, the model
+catalogue, credential status, login import/logout, and the plugin registration.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import stat
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+import respx
+
+from providers.codex.models import FALLBACK_MODELS
+from providers.codex.provider import CLIENT_VERSION, CodexProvider, CodexSettings
+from providers.codex.tokens import default_opencode_path
+from router.anthropic.decode import parse_request
+from router.anthropic.encode import StreamEncoder
+from router.anthropic.signatures import encode_signature
+from router.config import parse_config
+from router.conversation import Request, Signature
+from router.errors import (
+    AuthError,
+    ConfigError,
+    ContextTooLong,
+    Overloaded,
+    ProviderError,
+    RateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from router.events import (
+    BlockStop,
+    Event,
+    MessageStart,
+    MessageStop,
+    TextDelta,
+    TextStart,
+    ToolInputDelta,
+    ToolUseStart,
+)
+from router.plugins import make_plugin_manager, provider_classes
+from router.provider import LoginOptions, ModelInfo, ProviderContext
+from router.route import Route
+from tests.providers.codex import streams
+from tests.providers.codex.fake_backend import chatgpt_tokens, check_request, jwt
+from tests.support.sse import checked
+
+BASE = "https://codex.test/backend-api/codex"
+TOKEN_URL = "https://auth.test/oauth/token"
+MODEL = "gpt-5.5"
+ROUTE = Route("codex", MODEL, "high")
+SESSION = "5b0f3c1e-7d2a-4f6b-9c8e-1a2b3c4d5e6f"
+BLOB = "gAAAAABoQ1xYz-not-verifiable-by-this-account_0123456789abcdef=="
+
+Pairs = Iterable[tuple[str, Mapping[str, Any]]]
+
+
+def level(*efforts: str) -> list[dict[str, str]]:
+    return [{"effort": effort, "description": effort} for effort in efforts]
+
+
+def catalogue_entry(slug: str, efforts: tuple[str, ...], default: str = "medium", **extra: Any) -> dict[str, Any]:
+    return {
+        "slug": slug,
+        "display_name": slug.upper(),
+        "context_window": 272_000,
+        "supported_reasoning_levels": level(*efforts),
+        "default_reasoning_level": default,
+        "visibility": "list",
+        "supported_in_api": True,
+        **extra,
+    }
+
+
+CATALOGUE: dict[str, Any] = {
+    "models": [
+        catalogue_entry(MODEL, ("low", "medium", "high", "xhigh")),
+        catalogue_entry("gpt-5.4-mini", ("low", "medium"), "low"),
+        catalogue_entry("internal-preview", ("low",), visibility="hide"),
+    ]
+}
+
+
+# -- wire helpers ------------------------------------------------------------------------------------
+
+
+def sse(events: Pairs) -> bytes:
+    """`event: X\\ndata: JSON\\n\\n` for each (event, data) pair, as the backend streams them."""
+    return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
+
+
+class Body(httpx.AsyncByteStream):
+    """A response body served chunk by chunk, optionally failing after the chunks; records `aclose`."""
+
+    def __init__(self, *chunks: bytes, fail: Exception | None = None) -> None:
+        self.chunks = chunks
+        self.fail = fail
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+        if self.fail is not None:
+            raise self.fail
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def streamed(events: Pairs, *, fail: Exception | None = None) -> tuple[httpx.Response, Body]:
+    """A 200 SSE reply (no content-type, like the real backend) and its body, to check it gets closed."""
+    body = Body(sse(events), fail=fail)
+    return httpx.Response(200, stream=body), body
+
+
+def failing(status: int, document: Any, headers: Mapping[str, str] | None = None) -> tuple[httpx.Response, Body]:
+    body = Body(json.dumps(document).encode())
+    return httpx.Response(status, stream=body, headers={"content-type": "application/json", **(headers or {})}), body
+
+
+def sent(call: Any) -> dict[str, Any]:
+    """The JSON body of one recorded request."""
+    request = cast(httpx.Request, call.request)
+    return cast(dict[str, Any], json.loads(request.content))
+
+
+def items_of(body: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [item for item in body["input"] if item.get("type") == kind]
+
+
+def anthropic_sse(events: list[Event]) -> list[tuple[str, dict[str, Any]]]:
+    encoder = StreamEncoder("claude-opus-4-8")
+    return checked(b"".join(encoder.encode(event) for event in events).decode())
+
+
+# -- requests ------------------------------------------------------------------------------------------
+
+
+def request(
+    *messages: dict[str, Any], session_id: str | None = SESSION, **extra: Any
+) -> Request:
+    data = {
+        "model": "claude-opus-4-8",
+        "max_tokens": 4096,
+        "messages": list(messages) or [{"role": "user", "content": "hello"}],
+        "system": [{"type": "text", "text": "You are Claude Code."}],
+        **extra,
+    }
+    return parse_request(data, session_id=session_id)
+
+
+BASH = {
+    "name": "Bash",
+    "description": "Run a shell command",
+    "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}, "required": ["command"]},
+}
+
+
+def with_signed_thinking() -> Request:
+    """A follow-up turn whose assistant turn carries reasoning Codex signed (and now cannot verify)."""
+    signature = encode_signature(Signature("codex", MODEL, BLOB))
+    return request(
+        {"role": "user", "content": "first question"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "Considering.", "signature": signature},
+                {"type": "text", "text": "first answer"},
+            ],
+        },
+        {"role": "user", "content": "second question"},
+        thinking={"type": "enabled", "budget_tokens": 8000},
+    )
+
+
+# -- the provider under test --------------------------------------------------------------------------
+
+
+def auth_document(tokens: Mapping[str, str]) -> dict[str, Any]:
+    """auth.json as the Codex CLI writes it (no router mark)."""
+    return {"OPENAI_API_KEY": None, "tokens": dict(tokens), "last_refresh": "2026-09-01T10:00:00.000000Z"}
+
+
+class Codex:
+    """A provider on a respx-mocked backend, with the routes tests inspect."""
+
+    def __init__(
+        self, tmp_path: Path, mock: respx.MockRouter, *, catalogue: Any = CATALOGUE, write_auth: bool = True,
+        **settings: Any,
+    ) -> None:
+        self.tokens = chatgpt_tokens()
+        self.access = self.tokens["access_token"]
+        self.auth_path = tmp_path / "codex-home" / "auth.json"
+        if write_auth:
+            self.auth_path.parent.mkdir(parents=True, exist_ok=True)
+            self.auth_path.write_text(json.dumps(auth_document(self.tokens)))
+        self.http = httpx.AsyncClient()
+        self.provider = CodexProvider(
+            CodexSettings(base_url=BASE, token_url=TOKEN_URL, auth_file=self.auth_path, **settings),
+            ProviderContext(self.http, logging.getLogger("t"), tmp_path),
+        )
+        self.models = mock.get(f"{BASE}/models").mock(return_value=httpx.Response(200, json=catalogue))
+        self.responses = mock.post(f"{BASE}/responses")
+        self.token = mock.post(TOKEN_URL)
+
+    def reply(self, *responses: httpx.Response | Exception) -> None:
+        self.responses.side_effect = list(responses)
+
+    async def run(self, req: Request | None = None, route: Route = ROUTE) -> list[Event]:
+        return [event async for event in self.provider.stream(req or request(), route)]
+
+    async def failure(self, req: Request | None = None, route: Route = ROUTE) -> tuple[list[Event], ProviderError]:
+        """The events yielded before the stream raised, and the (router) error it raised."""
+        events: list[Event] = []
+        with pytest.raises(ProviderError) as caught:
+            async for event in self.provider.stream(req or request(), route):
+                events.append(event)
+        return events, caught.value
+
+    def secrets(self) -> list[str]:
+        return [self.tokens[name] for name in ("access_token", "refresh_token", "id_token")]
+
+
+@pytest.fixture
+def mock() -> Iterable[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def make(tmp_path: Path, mock: respx.MockRouter) -> AsyncIterator[Callable[..., Codex]]:
+    made: list[Codex] = []
+
+    def build(**options: Any) -> Codex:
+        codex = Codex(tmp_path, mock, **options)
+        made.append(codex)
+        return codex
+
+    yield build
+    for codex in made:
+        await codex.http.aclose()
+
+
+@pytest.fixture
+def codex(make: Callable[..., Codex]) -> Codex:
+    return make()
+
+
+def text_reply() -> tuple[httpx.Response, Body]:
+    return streamed(streams.PLAIN_TEXT)
+
+
+# -- the request on the wire ----------------------------------------------------------------------------
+
+
+async def test_request_goes_to_responses_with_the_codex_headers(codex: Codex) -> None:
+    response, _ = text_reply()
+    codex.reply(response)
+    await codex.run()
+    assert codex.responses.call_count == 1
+    sent_request = codex.responses.calls.last.request
+    assert str(sent_request.url) == f"{BASE}/responses"
+    headers = sent_request.headers
+    assert headers["authorization"] == f"Bearer {codex.access}"
+    assert headers["chatgpt-account-id"] == "acct-123"
+    assert headers["originator"] == "codex_cli_rs"
+    assert headers["session_id"] == SESSION
+    assert headers["accept"] == "text/event-stream"
+    assert headers["content-type"] == "application/json"
+    assert headers["version"] == CLIENT_VERSION
+    assert headers["user-agent"].startswith(f"codex_cli_rs/{CLIENT_VERSION} (")
+
+
+async def test_body_passes_the_backends_rules(codex: Codex) -> None:
+    response, _ = text_reply()
+    codex.reply(response)
+    await codex.run(request(tools=[BASH]))
+    body = sent(codex.responses.calls.last)
+    assert check_request(body) is None
+    assert body["store"] is False and body["stream"] is True
+    assert body["instructions"] == "You are Claude Code."
+    assert body["model"] == MODEL
+    assert body["prompt_cache_key"] == SESSION
+    assert body["reasoning"]["effort"] == "high"  # the route's effort
+    assert [tool["name"] for tool in body["tools"]] == ["Bash"]
+    for rejected in ("max_output_tokens", "max_tokens", "temperature", "metadata", "service_tier"):
+        assert rejected not in body
+
+
+async def test_without_a_session_there_is_no_session_header_or_cache_key(codex: Codex) -> None:
+    response, _ = text_reply()
+    codex.reply(response)
+    await codex.run(request(session_id=None))
+    assert "session_id" not in codex.responses.calls.last.request.headers
+    assert "prompt_cache_key" not in sent(codex.responses.calls.last)
+
+
+@pytest.mark.parametrize(
+    ("settings_fast", "route_options", "tier"),
+    [
+        (False, {}, None),
+        (True, {}, "priority"),
+        (False, {"fast": True}, "priority"),
+        (True, {"fast": False}, None),
+        (True, {"fast": None}, "priority"),
+    ],
+    ids=["off", "settings", "route-on", "route-off-beats-settings", "route-unset"],
+)
+async def test_service_tier_follows_settings_and_route_options(
+    make: Callable[..., Codex], settings_fast: bool, route_options: dict[str, Any], tier: str | None
+) -> None:
+    codex = make(fast=settings_fast)
+    response, _ = text_reply()
+    codex.reply(response)
+    await codex.run(route=Route("codex", MODEL, "high", route_options))
+    body = sent(codex.responses.calls.last)
+    assert body.get("service_tier") == tier
+    assert check_request(body) is None
+
+
+@pytest.mark.parametrize(
+    ("entries", "route", "effort"),
+    [
+        ([catalogue_entry(MODEL, ("low", "medium"))], Route("codex", MODEL, "xhigh"), "medium"),
+        ([catalogue_entry(MODEL, ("low", "medium", "high", "xhigh"))], Route("codex", MODEL, "xhigh"), "xhigh"),
+        ([catalogue_entry(MODEL, ("medium", "high"))], Route("codex", MODEL, "low"), "medium"),
+        ([catalogue_entry(MODEL, ("low", "medium", "high"), "low")], Route("codex", MODEL), "low"),
+        # a model missing from the live list: the built-in entry (gpt-5.6-sol defaults to low) decides
+        ([catalogue_entry(MODEL, ("low",))], Route("codex", "gpt-5.6-sol"), "low"),
+        ([catalogue_entry(MODEL, ("low",))], Route("codex", "gpt-5.6-sol", "ultra"), "ultra"),
+    ],
+    ids=["clamped-down", "supported", "raised-to-weakest", "model-default", "fallback-default", "fallback-ultra"],
+)
+async def test_effort_is_clamped_to_the_catalogue(
+    make: Callable[..., Codex], entries: list[dict[str, Any]], route: Route, effort: str
+) -> None:
+    codex = make(catalogue={"models": entries})
+    response, _ = text_reply()
+    codex.reply(response)
+    await codex.run(route=route)
+    assert sent(codex.responses.calls.last)["reasoning"]["effort"] == effort
+
+
+# -- replies -------------------------------------------------------------------------------------------
+
+
+async def test_text_reply_becomes_canonical_events(codex: Codex) -> None:
+    response, body = text_reply()
+    codex.reply(response)
+    events = await codex.run()
+    *body_events, stop = events
+    assert body_events == [MessageStart(MODEL), TextStart(), TextDelta("Hello"), TextDelta(", world"),
+                           TextDelta("!"), BlockStop()]
+    assert isinstance(stop, MessageStop) and stop.stop_reason == "end_turn"
+    assert (stop.usage.input_tokens, stop.usage.output_tokens) == (42, 5)
+    wire = anthropic_sse(events)
+    text = "".join(d["delta"]["text"] for name, d in wire if name == "content_block_delta")
+    assert text == "Hello, world!"
+    assert wire[-2][1]["delta"]["stop_reason"] == "end_turn"
+    assert body.closed
+
+
+async def test_tool_call_reply_becomes_a_tool_use_block(codex: Codex) -> None:
+    arguments = '{"command":"ls -la"}'
+    response, body = streamed(streams.single_call("Bash", arguments, call_id="call_abc"))
+    codex.reply(response)
+    events = await codex.run(request(tools=[BASH]))
+    starts = [event for event in events if isinstance(event, ToolUseStart)]
+    assert [(start.name, start.server) for start in starts] == [("Bash", False)]
+    assert "".join(e.partial_json for e in events if isinstance(e, ToolInputDelta)) == arguments
+    assert isinstance(events[-1], MessageStop) and events[-1].stop_reason == "tool_use"
+    wire = anthropic_sse(events)
+    block = next(d["content_block"] for name, d in wire if name == "content_block_start")
+    assert block["type"] == "tool_use" and block["name"] == "Bash"
+    assert wire[-2][1]["delta"]["stop_reason"] == "tool_use"
+    assert body.closed
+
+
+async def test_keepalive_comments_and_done_marker_are_skipped(codex: Codex) -> None:
+    chunks = [b": keep-alive\n\n", sse(streams.PLAIN_TEXT[:4]), b": ping\n\n", sse(streams.PLAIN_TEXT[4:]),
+              b"data: [DONE]\n\n"]
+    codex.reply(httpx.Response(200, stream=Body(*chunks)))
+    events = await codex.run()
+    assert isinstance(events[0], MessageStart) and isinstance(events[-1], MessageStop)
+
+
+async def test_an_abandoned_stream_closes_the_response(codex: Codex) -> None:
+    response, body = text_reply()
+    codex.reply(response)
+    stream = cast(AsyncGenerator[Event, None], codex.provider.stream(request(), ROUTE))
+    assert isinstance(await stream.__anext__(), MessageStart)
+    await stream.aclose()
+    assert body.closed
+
+
+# -- 401: refresh once and replay -------------------------------------------------------------------------
+
+
+async def test_401_refreshes_once_and_replays_with_the_new_token(codex: Codex) -> None:
+    rejected, rejected_body = failing(401, {"error": {"message": "token expired", "code": "token_expired"}})
+    ok, ok_body = text_reply()
+    codex.reply(rejected, ok)
+    fresh = chatgpt_tokens(generation=2)
+    codex.token.mock(return_value=httpx.Response(200, json={k: fresh[k] for k in ("id_token", "access_token", "refresh_token")}))
+
+    events = await codex.run()
+
+    assert isinstance(events[-1], MessageStop)
+    assert codex.token.call_count == 1
+    grant = json.loads(codex.token.calls.last.request.content)
+    assert grant["grant_type"] == "refresh_token" and grant["refresh_token"] == codex.tokens["refresh_token"]
+    first, second = codex.responses.calls
+    assert first.request.headers["authorization"] == f"Bearer {codex.access}"
+    assert second.request.headers["authorization"] == f"Bearer {fresh['access_token']}"
+    assert first.request.content == second.request.content  # the very same body is replayed
+    on_disk = json.loads(codex.auth_path.read_text())
+    assert on_disk["tokens"]["access_token"] == fresh["access_token"]
+    assert on_disk["tokens"]["refresh_token"] == fresh["refresh_token"]
+    assert stat.S_IMODE(codex.auth_path.stat().st_mode) == 0o600
+    assert rejected_body.closed and ok_body.closed
+
+
+async def test_401_after_the_cli_rotated_the_file_adopts_its_tokens_without_a_refresh(codex: Codex) -> None:
+    rotated = chatgpt_tokens(generation=7)
+
+    def backend(req: httpx.Request) -> httpx.Response:
+        if codex.responses.call_count == 0:
+            codex.auth_path.write_text(json.dumps(auth_document(rotated)))  # the Codex CLI refreshed meanwhile
+            return failing(401, {"detail": "Unauthorized"})[0]
+        return text_reply()[0]
+
+    codex.responses.side_effect = backend
+    await codex.run()
+    assert codex.responses.call_count == 2
+    assert codex.token.call_count == 0
+    assert codex.responses.calls.last.request.headers["authorization"] == f"Bearer {rotated['access_token']}"
+
+
+async def test_401_twice_gives_up_after_one_refresh(codex: Codex) -> None:
+    first, first_body = failing(401, {"detail": "Unauthorized"})
+    second, second_body = failing(401, {"detail": "Unauthorized"})
+    codex.reply(first, second)
+    fresh = chatgpt_tokens(generation=2)
+    codex.token.mock(return_value=httpx.Response(200, json={k: fresh[k] for k in ("id_token", "access_token", "refresh_token")}))
+
+    events, error = await codex.failure()
+
+    assert events == []
+    assert isinstance(error, AuthError)
+    assert "log in again" in error.message
+    assert codex.token.call_count == 1 and codex.responses.call_count == 2
+    assert first_body.closed and second_body.closed
+    for secret in (*codex.secrets(), fresh["access_token"]):
+        assert secret not in error.message
+
+
+async def test_401_with_a_dead_refresh_token_says_to_log_in_again(codex: Codex) -> None:
+    rejected, rejected_body = failing(401, {"detail": "Unauthorized"})
+    codex.reply(rejected)
+    codex.token.mock(return_value=httpx.Response(401, json={"error": {"code": "refresh_token_reused"}}))
+    _, error = await codex.failure()
+    assert isinstance(error, AuthError)
+    assert "router login codex" in error.message
+    assert codex.responses.call_count == 1 and codex.token.call_count == 1
+    assert rejected_body.closed
+
+
+async def test_missing_login_fails_before_any_request(make: Callable[..., Codex]) -> None:
+    codex = make(write_auth=False)
+    _, error = await codex.failure()
+    assert isinstance(error, AuthError) and "router login codex" in error.message
+    assert codex.responses.call_count == 0
+
+
+# -- reasoning the backend cannot verify -------------------------------------------------------------------
+
+
+async def test_unverifiable_reasoning_is_resent_once_without_reasoning_items(codex: Codex) -> None:
+    bodies: list[Body] = []
+
+    def backend(req: httpx.Request) -> httpx.Response:
+        problem = check_request(json.loads(req.content))  # the fake backend refuses a foreign blob
+        response, body = failing(400, problem) if problem else streamed(streams.PLAIN_TEXT)
+        bodies.append(body)
+        return response
+
+    codex.responses.side_effect = backend
+    events = await codex.run(with_signed_thinking())
+
+    assert isinstance(events[-1], MessageStop)
+    first, second = (sent(call) for call in codex.responses.calls)
+    assert [item["encrypted_content"] for item in items_of(first, "reasoning")] == [BLOB]
+    assert items_of(second, "reasoning") == []
+    assert items_of(second, "message") == items_of(first, "message")  # only the reasoning was left out
+    assert all(body.closed for body in bodies) and len(bodies) == 2
+
+
+async def test_unverifiable_reasoning_is_not_retried_twice(codex: Codex) -> None:
+    invalid = {"error": {"message": f"The encrypted content {BLOB} could not be verified.",
+                         "type": "invalid_request_error", "param": None, "code": "invalid_encrypted_content"}}
+    codex.reply(failing(400, invalid)[0], failing(400, invalid)[0], text_reply()[0])
+    _, error = await codex.failure(with_signed_thinking())
+    assert isinstance(error, UpstreamRejected)
+    assert codex.responses.call_count == 2
+    assert BLOB not in error.message
+
+
+# -- failures --------------------------------------------------------------------------------------------
+
+USAGE_LIMIT = {
+    "error": {
+        "type": "usage_limit_reached",
+        "message": "The usage limit has been reached",
+        "plan_type": "plus",
+        "resets_at": int(time.time()) + 13872,
+        "eligible_promo": None,
+        "resets_in_seconds": 13872,
+    }
+}
+CONTEXT = {
+    "error": {
+        "message": "Your input exceeds the context window of this model. Please adjust your input and try again.",
+        "type": "invalid_request_error",
+        "param": "input",
+        "code": "context_length_exceeded",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "document", "expected"),
+    [
+        (429, USAGE_LIMIT, RateLimited),
+        (400, CONTEXT, ContextTooLong),
+        (500, {"detail": "Internal Server Error"}, UpstreamUnavailable),
+        (503, {"error": {"message": "Our servers are currently overloaded.", "code": "server_is_overloaded"}},
+         Overloaded),
+        (400, {"detail": "Unsupported parameter: max_output_tokens"}, UpstreamRejected),
+    ],
+    ids=["usage-limit", "context", "500", "503-overloaded", "400-rejected"],
+)
+async def test_http_failures_become_router_errors(
+    codex: Codex, status: int, document: Any, expected: type[ProviderError]
+) -> None:
+    response, body = failing(status, document)
+    codex.reply(response)
+    events, error = await codex.failure()
+    assert events == []
+    assert type(error) is expected
+    assert error.upstream_status == status and error.provider == "codex"
+    assert codex.responses.call_count == 1 and codex.token.call_count == 0
+    assert body.closed
+
+
+async def test_usage_limit_carries_its_reset_time(codex: Codex) -> None:
+    codex.reply(failing(429, USAGE_LIMIT)[0])
+    _, error = await codex.failure()
+    assert isinstance(error, RateLimited) and error.retry_after == 13872
+    assert "plus plan" in error.message
+
+
+async def test_context_overflow_uses_anthropics_wording(codex: Codex) -> None:
+    codex.reply(failing(400, CONTEXT)[0])
+    _, error = await codex.failure()
+    assert isinstance(error, ContextTooLong)
+    assert "prompt is too long" in error.message and "272,000" in error.message
+
+
+async def test_server_errors_are_retryable(codex: Codex) -> None:
+    codex.reply(failing(500, {"detail": "Internal Server Error"})[0])
+    _, error = await codex.failure()
+    assert error.retryable
+
+
+@pytest.mark.parametrize(
+    ("exception", "expected"),
+    [
+        (httpx.ConnectError("connection refused"), UpstreamUnavailable),
+        (httpx.RemoteProtocolError("server disconnected"), UpstreamUnavailable),
+        (httpx.ReadTimeout("timed out"), UpstreamTimeout),
+        (httpx.ConnectTimeout("timed out"), UpstreamTimeout),
+    ],
+    ids=["connect", "protocol", "read-timeout", "connect-timeout"],
+)
+async def test_transport_failures_never_leak_httpx(
+    codex: Codex, exception: Exception, expected: type[ProviderError]
+) -> None:
+    codex.reply(exception)
+    _, error = await codex.failure()
+    assert type(error) is expected and error.retryable
+    assert not isinstance(error, httpx.HTTPError) and error.__cause__ is None
+    assert type(exception).__name__ in error.message
+
+
+async def test_error_messages_never_carry_the_access_token(codex: Codex) -> None:
+    echo = {"detail": f"Malformed header Authorization: Bearer {codex.access}"}
+    codex.reply(failing(400, echo)[0])
+    _, error = await codex.failure()
+    assert isinstance(error, UpstreamRejected)
+    for secret in codex.secrets():
+        assert secret not in error.message and secret not in str(error)
+    assert codex.access.split(".")[1] not in error.message
+
+
+async def test_stream_cut_before_completed_is_unavailable_after_the_partial_events(codex: Codex) -> None:
+    response, body = streamed(streams.CUT_OFF)
+    codex.reply(response)
+    events, error = await codex.failure()
+    assert events == [MessageStart(MODEL), TextStart(), TextDelta("Partial")]
+    assert isinstance(error, UpstreamUnavailable) and error.retryable
+    assert body.closed
+
+
+@pytest.mark.parametrize(
+    ("exception", "expected"),
+    [(httpx.ReadError("reset by peer"), UpstreamUnavailable), (httpx.ReadTimeout("silent"), UpstreamTimeout)],
+    ids=["read-error", "read-timeout"],
+)
+async def test_connection_lost_mid_stream(
+    codex: Codex, exception: Exception, expected: type[ProviderError]
+) -> None:
+    response, body = streamed(streams.PLAIN_TEXT[:5], fail=exception)  # through the first text delta
+    codex.reply(response)
+    events, error = await codex.failure()
+    assert events == [MessageStart(MODEL), TextStart(), TextDelta("Hello")]
+    assert type(error) is expected and not isinstance(error, httpx.HTTPError)
+    assert body.closed
+
+
+async def test_failure_event_inside_a_200_stream(codex: Codex) -> None:
+    response, body = streamed(streams.USAGE_LIMIT)
+    codex.reply(response)
+    _, error = await codex.failure()
+    assert isinstance(error, RateLimited) and error.retry_after == 13872
+    assert body.closed
+
+
+async def test_an_event_that_is_not_json_is_unavailable(codex: Codex) -> None:
+    body = Body(sse(streams.PLAIN_TEXT[:2]) + b"event: response.output_text.delta\ndata: {not json\n\n")
+    codex.reply(httpx.Response(200, stream=body))
+    _, error = await codex.failure()
+    assert isinstance(error, UpstreamUnavailable)
+    assert body.closed
+
+
+async def test_an_event_that_is_json_but_not_an_object_is_unavailable(codex: Codex) -> None:
+    body = Body(sse(streams.PLAIN_TEXT[:2]) + b"event: response.output_text.delta\ndata: [1, 2]\n\n")
+    codex.reply(httpx.Response(200, stream=body))
+    events: list[Event] = []
+    with pytest.raises(UpstreamUnavailable):
+        async for event in codex.provider.stream(request(), ROUTE):
+            events.append(event)
+    assert body.closed
+
+
+async def test_a_compressed_stream_is_decoded(codex: Codex) -> None:
+    body = Body(gzip.compress(sse(streams.PLAIN_TEXT)))
+    codex.reply(httpx.Response(200, stream=body, headers={"content-encoding": "gzip"}))
+    events = await codex.run()
+    assert "gzip" in codex.responses.calls.last.request.headers.get("accept-encoding", "")
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hello", ", world", "!"]
+
+
+# -- the model catalogue -----------------------------------------------------------------------------------
+
+
+async def test_list_models_reads_the_live_catalogue(codex: Codex) -> None:
+    models = await codex.provider.list_models()
+    assert list(models) == [
+        ModelInfo(MODEL, MODEL.upper(), context_window=272_000, efforts=("low", "medium", "high", "xhigh")),
+        ModelInfo("gpt-5.4-mini", "GPT-5.4-MINI", context_window=272_000, efforts=("low", "medium")),
+    ]  # the hidden entry is left out
+    request_sent = codex.models.calls.last.request
+    assert request_sent.url.params["client_version"] == CLIENT_VERSION
+    assert request_sent.headers["authorization"] == f"Bearer {codex.access}"
+    assert request_sent.headers["chatgpt-account-id"] == "acct-123"
+    assert request_sent.headers["originator"] == "codex_cli_rs"
+    assert request_sent.headers["accept"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(500, json={"detail": "boom"}),
+        httpx.Response(401, json={"detail": "Unauthorized"}),
+        httpx.Response(200, text="<html>not json</html>"),
+        httpx.Response(200, json={"models": []}),
+        httpx.Response(200, json=[1, 2, 3]),
+        httpx.ConnectError("refused"),
+    ],
+    ids=["500", "401", "html", "empty", "not-an-object", "connect-error"],
+)
+async def test_failing_catalogue_falls_back_to_the_builtin_list(
+    codex: Codex, answer: httpx.Response | Exception
+) -> None:
+    codex.models.side_effect = [answer]
+    models = await codex.provider.list_models()
+    assert list(models) == [model.info for model in FALLBACK_MODELS]
+
+
+async def test_catalogue_is_fetched_once_within_its_ttl(make: Callable[..., Codex]) -> None:
+    codex = make(models_ttl=60.0)
+    now = [1000.0]
+    codex.provider.catalogue.clock = lambda: now[0]
+    codex.reply(text_reply()[0], text_reply()[0])
+    await codex.provider.list_models()
+    await codex.provider.list_models()
+    await codex.run()
+    now[0] += 59.0
+    await codex.run()
+    assert codex.models.call_count == 1
+    now[0] += 2.0
+    await codex.provider.list_models()
+    assert codex.models.call_count == 2
+
+
+async def test_a_failed_catalogue_is_retried_after_a_minute_not_at_once(codex: Codex) -> None:
+    now = [1000.0]
+    codex.provider.catalogue.clock = lambda: now[0]
+    codex.models.side_effect = [httpx.ConnectError("refused"), httpx.Response(200, json=CATALOGUE)]
+    await codex.provider.list_models()
+    models = await codex.provider.list_models()
+    assert codex.models.call_count == 1
+    assert list(models) == [model.info for model in FALLBACK_MODELS]
+    now[0] += 61.0
+    models = await codex.provider.list_models()
+    assert codex.models.call_count == 2 and models[0].id == MODEL
+
+
+# -- credentials, login, logout -----------------------------------------------------------------------------
+
+
+def assert_no_secret(text: str, secrets: Iterable[str]) -> None:
+    for secret in secrets:
+        assert secret not in text
+        for part in secret.split("."):
+            if len(part) >= 8:
+                assert part not in text
+
+
+async def test_credential_status_names_the_account_and_never_a_token(codex: Codex) -> None:
+    status = codex.provider.credential_status()
+    assert status.ok
+    assert "dev@example.com" in status.detail and "plus" in status.detail
+    assert str(codex.auth_path) in status.detail
+    assert_no_secret(status.detail, codex.secrets())
+    assert_no_secret(repr(status), codex.secrets())
+
+
+async def test_credential_status_without_a_login_says_how_to_log_in(make: Callable[..., Codex]) -> None:
+    codex = make(write_auth=False)
+    status = codex.provider.credential_status()
+    assert not status.ok
+    assert "router login codex" in status.detail and str(codex.auth_path) in status.detail
+
+
+def opencode_entry(access: str, refresh: str = "rt-from-opencode") -> dict[str, Any]:
+    return {"openai": {"type": "oauth", "access": access, "refresh": refresh,
+                       "expires": int(time.time() * 1000) + 3_600_000, "accountId": "acct-oc"}}
+
+
+async def test_login_imports_the_opencode_login(
+    make: Callable[..., Codex], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    source = tmp_path / "xdg-data" / "opencode" / "auth.json"
+    assert default_opencode_path() == source
+    access = jwt({"exp": int(time.time()) + 3600, "email": "oc@example.com",
+                  "https://api.openai.com/auth": {"chatgpt_account_id": "acct-oc", "chatgpt_plan_type": "pro"}})
+    source.parent.mkdir(parents=True)
+    source.write_text(json.dumps(opencode_entry(access)))
+    codex = make(write_auth=False)
+    said: list[str] = []
+
+    await codex.provider.login(LoginOptions(import_from="opencode"), said.append)
+
+    written = json.loads(codex.auth_path.read_text())
+    assert written["tokens"]["access_token"] == access
+    assert written["tokens"]["refresh_token"] == "rt-from-opencode"
+    assert written["tokens"]["account_id"] == "acct-oc"
+    assert stat.S_IMODE(codex.auth_path.stat().st_mode) == 0o600
+    assert len(said) == 1 and str(source) in said[0] and "oc@example.com" in said[0]
+    assert_no_secret(said[0], [access, "rt-from-opencode"])
+    assert codex.provider.credential_status().ok
+
+    # the router wrote this file, so logout removes it
+    said.clear()
+    await codex.provider.logout(said.append)
+    assert not codex.auth_path.exists()
+    assert said and "Removed" in said[0]
+
+
+async def test_login_without_an_opencode_file_is_an_auth_error(
+    make: Callable[..., Codex], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "empty"))
+    codex = make(write_auth=False)
+    with pytest.raises(AuthError, match="opencode"):
+        await codex.provider.login(LoginOptions(import_from="opencode"), lambda line: None)
+    assert not codex.auth_path.exists()
+
+
+async def test_login_import_from_an_unknown_tool_is_an_auth_error(make: Callable[..., Codex]) -> None:
+    codex = make(write_auth=False)
+    said: list[str] = []
+    with pytest.raises(AuthError, match="opencode"):
+        await codex.provider.login(LoginOptions(import_from="other"), said.append)
+    assert said == [] and not codex.auth_path.exists()
+
+
+async def test_login_when_already_signed_in_changes_nothing(codex: Codex) -> None:
+    before = codex.auth_path.read_text()
+    said: list[str] = []
+    await codex.provider.login(LoginOptions(), said.append)
+    assert len(said) == 1 and "Already signed in" in said[0] and "--force" in said[0]
+    assert_no_secret(said[0], codex.secrets())
+    assert codex.auth_path.read_text() == before
+    assert codex.token.call_count == 0
+
+
+async def test_logout_leaves_the_codex_cli_login_in_place(codex: Codex) -> None:
+    before = codex.auth_path.read_text()
+    said: list[str] = []
+    await codex.provider.logout(said.append)
+    assert codex.auth_path.read_text() == before
+    assert len(said) == 1 and "Left" in said[0] and str(codex.auth_path) in said[0]
+
+
+# -- the plugin ---------------------------------------------------------------------------------------------
+
+
+def test_the_builtin_plugin_registers_the_codex_provider() -> None:
+    classes = provider_classes(make_plugin_manager(autoload=False))
+    assert classes["codex"] is CodexProvider
+
+
+def test_settings_and_route_options_validate_from_yaml() -> None:
+    classes = provider_classes(make_plugin_manager(autoload=False))
+    data = {
+        "providers": {"codex": {"base_url": BASE, "fast": True, "auth_file": "~/x.json", "models_ttl": 60}},
+        "routes": [{"when": {"tier": "opus"}, "use": "codex/gpt-5.5:high", "options": {"fast": False}}],
+    }
+    config = parse_config(data, classes, env={})
+    settings = config.providers["codex"]
+    assert settings == CodexSettings(base_url=BASE, fast=True, auth_file=Path("~/x.json").expanduser(),
+                                     models_ttl=60.0)
+    assert config.routes[0].options == {"fast": False}
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"providers": {"codex": {"fats": True}}}, "providers.codex.fats"),
+        ({"providers": {"codex": {"fast": "very"}}}, "providers.codex.fast"),
+        ({"providers": {"codex": {"reasoning_summary": "verbose"}}}, "providers.codex.reasoning_summary"),
+        ({"routes": [{"when": {"tier": "opus"}, "use": "codex/gpt-5.5", "options": {"turbo": True}}]},
+         "routes[0].options.turbo"),
+    ],
+    ids=["unknown-key", "bad-bool", "bad-literal", "unknown-route-option"],
+)
+def test_bad_settings_name_their_path(data: dict[str, Any], path: str) -> None:
+    classes = provider_classes(make_plugin_manager(autoload=False))
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, classes, env={})
+    assert caught.value.path == path
