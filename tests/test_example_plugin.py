@@ -12,7 +12,6 @@ import importlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from router.events import (
 )
 from router.plugins import AUTOLOAD_ENV
 from router.runtime import Runtime
+from tests.support.live import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "switchyard-echo"
 RUN_CLI = "import sys; from router.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -192,12 +192,6 @@ class Served:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
