@@ -1,0 +1,241 @@
+"""The OpenRouter provider: the I/O shell around `translate` (chat completions) and `anthropic_endpoint`.
+
+One request: pick the mode (the Anthropic endpoint for `anthropic/*` models when enabled,
+else chat completions) -> `POST` with the API key (SSE) -> a non-200 becomes a router error
+-> each SSE event is fed to the mode's reply state -> the cost is logged at the end.
+
+A model that always reasons refuses `reasoning: {"enabled": false}` with a 400; the request
+is then sent once more without the field, and the model is remembered so later requests
+with thinking disabled do not pay that round trip again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from providers.openrouter.anthropic_endpoint import (
+    NativeReplyState,
+    native_headers,
+    native_payload,
+    uses_endpoint,
+)
+from providers.openrouter.failures import PROVIDER
+from providers.openrouter.models import Catalogue
+from providers.openrouter.translate import (
+    PayloadOptions,
+    ReasoningMandatory,
+    ReplyState,
+    build_payload,
+    error_from_http,
+    merge_preferences,
+)
+from router.conversation import Request
+from router.errors import AuthError, UpstreamTimeout, UpstreamUnavailable
+from router.events import Event
+from router.eventsource import read_events
+from router.provider import CredentialStatus, ModelInfo, Provider, ProviderContext
+from router.route import Route
+from router.settings import check_field
+
+DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRouterSettings:
+    """The `providers.openrouter` section; the key is best given as `${OPENROUTER_API_KEY}`.
+
+    `provider` holds default provider-routing preferences (`order`, `allow_fallbacks`,
+    `data_collection`, `zdr`, `only`, `ignore`, `sort`, `quantizations`, `max_price`,
+    `require_parameters`), sent as the request's `provider` field.
+    """
+
+    api_key: str
+    base_url: str = DEFAULT_BASE_URL
+    referer: str | None = None
+    title: str | None = "switchyard-router"
+    anthropic_endpoint: bool = False
+    models_ttl: float = 3600.0
+    provider: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        check_field(self.base_url.startswith(("http://", "https://")), "base_url", "must start with https://")
+        check_field(self.models_ttl >= 0, "models_ttl", "must be 0 or more")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRouterRouteOptions:
+    """Per-route options: `provider` preferences merged over the settings' (route keys win), and
+    `anthropic_endpoint` to override the setting for this route."""
+
+    provider: dict[str, Any] | None = None
+    anthropic_endpoint: bool | None = None
+
+
+Feed = Callable[[str, dict[str, Any]], list[Event]]
+"""Hands one SSE event (its name and parsed data) to a reply state."""
+
+
+class _ReplyReader(Protocol):
+    def finish(self) -> list[Event]: ...
+
+
+class OpenRouterProvider(Provider):
+    """OpenRouter: hundreds of models behind one API key, through chat completions or, for Claude
+    models, OpenRouter's Anthropic-compatible endpoint."""
+
+    name = "openrouter"
+    Settings = OpenRouterSettings
+    RouteOptions = OpenRouterRouteOptions
+
+    def __init__(self, settings: OpenRouterSettings, context: ProviderContext) -> None:
+        super().__init__(settings, context)
+        self.settings: OpenRouterSettings = settings
+        self.catalogue = Catalogue(self._fetch_models, settings.models_ttl, warn=self.log.warning)
+        self.always_reasons: set[str] = set()
+
+    # -- the request ---------------------------------------------------------------------------
+
+    async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
+        """One turn on OpenRouter, as canonical events."""
+        self._require_key()
+        preferences = merge_preferences(self.settings.provider, route.options.get("provider"))
+        override = route.options.get("anthropic_endpoint")
+        native = uses_endpoint(route.model, self.settings.anthropic_endpoint if override is None else bool(override))
+        events = self._native(request, route, preferences) if native else self._chat(request, route, preferences)
+        async with aclosing(events):  # closes the upstream response even when the client goes away
+            async for event in events:
+                yield event
+
+    async def _chat(self, request: Request, route: Route,
+                    preferences: dict[str, Any] | None) -> AsyncGenerator[Event, None]:
+        options = PayloadOptions(preferences, disable_reasoning=route.model not in self.always_reasons)
+        payload = build_payload(request, route, options=options)
+        for note in payload.notes:
+            self.log.info("openrouter request: %s", note)
+        try:
+            response = await self._send("/chat/completions", payload.body, route)
+        except ReasoningMandatory:
+            self.log.info("openrouter: %s always reasons; resending without turning reasoning off", route.model)
+            self.always_reasons.add(route.model)
+            payload = build_payload(request, route, options=PayloadOptions(preferences, disable_reasoning=False))
+            response = await self._send("/chat/completions", payload.body, route)
+        state = ReplyState(route, payload.names, show_thinking=payload.shows_thinking)
+        async with aclosing(self._read(response, state, lambda name, data: state.feed(data))) as events:
+            async for event in events:
+                yield event
+        self._log_usage(route, state)
+
+    async def _native(self, request: Request, route: Route,
+                      preferences: dict[str, Any] | None) -> AsyncGenerator[Event, None]:
+        body = native_payload(request, route, provider=preferences)
+        response = await self._send("/messages", body, route, native_headers(request))
+        state = NativeReplyState(route)
+        async with aclosing(self._read(response, state, state.feed)) as events:
+            async for event in events:
+                yield event
+
+    async def _send(self, path: str, body: dict[str, Any], route: Route,
+                    extra: dict[str, str] | None = None) -> httpx.Response:
+        http = self.context.http
+        request = http.build_request("POST", self._url(path), content=orjson.dumps(body),
+                                     headers={**self._headers("text/event-stream"), **(extra or {})})
+        try:
+            response = await http.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(f"OpenRouter did not answer in time ({type(exc).__name__})",
+                                  provider=PROVIDER) from None
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"could not reach OpenRouter ({type(exc).__name__})", provider=PROVIDER) from None
+        if response.status_code != 200:
+            try:
+                content = await response.aread()
+            except httpx.HTTPError:
+                content = b""
+            finally:
+                await response.aclose()
+            raise error_from_http(response.status_code, content, response.headers, model=route.model)
+        return response
+
+    async def _read(self, response: httpx.Response, state: _ReplyReader, feed: Feed) -> AsyncGenerator[Event, None]:
+        """SSE events through `feed(name, data)`; `[DONE]` or the end of the body finishes the reply."""
+        try:
+            async for message in read_events(response.aiter_bytes()):
+                if message.data == "[DONE]":
+                    break
+                if not message.data:
+                    continue
+                data = orjson.loads(message.data)
+                if not isinstance(data, dict):
+                    raise UpstreamUnavailable("OpenRouter sent an event that is not a JSON object", provider=PROVIDER)
+                for event in feed(message.event, data):
+                    yield event
+        except httpx.TimeoutException:
+            raise UpstreamTimeout("OpenRouter went silent mid-reply", provider=PROVIDER) from None
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"the connection to OpenRouter broke ({type(exc).__name__})",
+                                      provider=PROVIDER) from None
+        except orjson.JSONDecodeError:
+            raise UpstreamUnavailable("OpenRouter sent an event that is not JSON", provider=PROVIDER) from None
+        finally:
+            await response.aclose()
+        for event in state.finish():
+            yield event
+
+    def _log_usage(self, route: Route, state: ReplyState) -> None:
+        usage = state.usage
+        cost = f"{state.cost:.6f} credits" if state.cost is not None else "cost not reported"
+        self.log.info(
+            "openrouter %s (served by %s): %d input, %d cached, %d cache write, %d output tokens; %s",
+            route.model, state.model or route.model, usage.input_tokens, usage.cache_read_input_tokens,
+            usage.cache_creation_input_tokens, usage.output_tokens, cost,
+        )
+
+    # -- models, status ----------------------------------------------------------------------------
+
+    async def list_models(self) -> Sequence[ModelInfo]:
+        """OpenRouter's live catalogue (cached); empty when it cannot be fetched."""
+        return await self.catalogue.all()
+
+    async def _fetch_models(self) -> Any:
+        response = await self.context.http.get(self._url("/models"), headers=self._headers("application/json"),
+                                               timeout=15.0)
+        response.raise_for_status()
+        return response.json()
+
+    def credential_status(self) -> CredentialStatus:
+        """Whether an API key is configured, showing at most its last four characters."""
+        key = self.settings.api_key
+        if not key.strip():
+            return CredentialStatus(False, "no API key: set providers.openrouter.api_key (e.g. ${OPENROUTER_API_KEY})")
+        if len(key) < 16:
+            return CredentialStatus(True, "API key set")
+        prefix = "sk-or-" if key.startswith("sk-or-") else ""
+        return CredentialStatus(True, f"API key set ({prefix}…{key[-4:]})")
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    def _require_key(self) -> None:
+        if not self.settings.api_key.strip():
+            raise AuthError("no OpenRouter API key: set providers.openrouter.api_key", provider=PROVIDER)
+
+    def _headers(self, accept: str) -> dict[str, str]:
+        headers = {
+            "authorization": f"Bearer {self.settings.api_key}",
+            "content-type": "application/json",
+            "accept": accept,
+        }
+        if self.settings.referer:
+            headers["HTTP-Referer"] = self.settings.referer
+        if self.settings.title:
+            headers["X-Title"] = self.settings.title
+            headers["X-OpenRouter-Title"] = self.settings.title
+        return headers
+
+    def _url(self, path: str) -> str:
+        return self.settings.base_url.rstrip("/") + path
