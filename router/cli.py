@@ -229,15 +229,34 @@ def models_command(args: argparse.Namespace) -> int:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    """`router status`: credentials of every configured provider."""
+    """`router status`: credentials of every configured provider, and plan usage where a backend reports it."""
     config, classes, _, origin = load(args.config)
-    runtime = Runtime(config, classes)
+
+    async def report() -> bool:
+        runtime = Runtime(config, classes)
+        try:
+            statuses = runtime.credential_statuses()
+            for name, status in statuses.items():
+                print(f"{name:<12} {'ok' if status.ok else 'MISSING'}  {status.detail}")
+                provider = runtime.providers.get(name)
+                if status.ok and provider is not None:
+                    usage = await _usage(provider)
+                    if usage:
+                        print(f"{'':<12} usage: {usage}")
+            return all(s.ok for s in statuses.values())
+        finally:
+            await runtime.aclose()
+
     print(origin)
-    statuses = runtime.credential_statuses()
-    for name, status in statuses.items():
-        print(f"{name:<12} {'ok' if status.ok else 'MISSING'}  {status.detail}")
-    asyncio.run(runtime.aclose())
-    return 0 if all(s.ok for s in statuses.values()) else 1
+    return 0 if asyncio.run(report()) else 1
+
+
+async def _usage(provider: Provider) -> str | None:
+    try:
+        async with asyncio.timeout(10):
+            return await provider.usage_report()
+    except Exception as exc:  # a usage check must never break the status report
+        return f"unavailable ({type(exc).__name__})"
 
 
 def login_command(args: argparse.Namespace) -> int:

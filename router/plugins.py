@@ -19,7 +19,7 @@ from router import hookspecs
 from router.errors import ConfigError
 from router.provider import Provider
 
-BUILTIN_PLUGINS: tuple[str, ...] = ("providers.codex", "providers.openrouter")
+BUILTIN_PLUGINS: tuple[str, ...] = ("providers.codex", "providers.openrouter", "providers.kiro")
 """Modules of the providers that ship with the router, registered under their module name."""
 
 AUTOLOAD_ENV = "SWITCHYARD_NO_PLUGIN_AUTOLOAD"

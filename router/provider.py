@@ -111,6 +111,10 @@ class Provider(ABC):
         """Cheap, local check of the credentials, for the banner and `router status`."""
         return CredentialStatus(True, "no credentials needed")
 
+    async def usage_report(self) -> str | None:
+        """Plan usage and limits as the backend reports them (may call it), for `router status`; None if unknown."""
+        return None
+
     async def login(self, options: LoginOptions, say: Say) -> None:
         """Interactive sign-in for `router login NAME`; `say` prints to the user.
 

@@ -99,3 +99,15 @@ def test_login_failures_and_unsupported_logout_are_reported(config_file: Path, c
     assert "has no logout" in capsys.readouterr().err
     assert cli.main(["login", "nosuch", "--config", str(config_file)]) == 2
     assert "unknown provider 'nosuch'" in capsys.readouterr().err
+
+
+def test_status_adds_plan_usage_where_a_provider_reports_it(config_file: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    async def report(self: object) -> str:
+        return "42 of 50 requests used this month"
+
+    monkeypatch.setattr(scripted.OtherProvider, "usage_report", report)
+    assert cli.main(["status", "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "usage: 42 of 50 requests used this month" in out
+    assert out.count("usage:") == 1  # the scripted provider reports none

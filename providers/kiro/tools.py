@@ -1,0 +1,172 @@
+"""Claude tools -> Kiro `toolSpecification`s: names Kiro allows, schemas it accepts, and the way back.
+
+Kiro's validator answers most mistakes with a bare "Improperly formed request", so the
+known triggers (protocol sheet A4, rules 6-8 and 10) are avoided up front:
+
+- names longer than 64 characters (MCP tools such as `mcp__plugin_…`) are shortened
+  deterministically to a readable head plus a hash, recorded in a `ToolNames` so the reply
+  maps calls back to the client's names;
+- descriptions longer than `DESCRIPTION_LIMIT` are cut, and the full text travels in the
+  prompt instead (the limit is the gateways' 10,000 characters; the sheet names no other);
+- schemas lose `additionalProperties`, empty `required` lists and annotation keywords;
+- no `cachePoint` entries are ever put in the tools array.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.conversation import Tool
+
+MAX_NAME_LENGTH = 64
+"""The longest tool name Kiro accepts (gateway folklore, consistent across sources)."""
+
+DESCRIPTION_LIMIT = 10_000
+"""Longest tool description sent in the spec (C2C/JWG `TOOL_DESCRIPTION_MAX_LENGTH`)."""
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_DIGEST = 8
+_DROPPED_KEYWORDS = frozenset({"additionalProperties", "$schema", "$id", "$comment"})
+_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_VALUES = ("items", "not", "contains", "if", "then", "else")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]
+
+
+def short_name(name: str) -> str:
+    """`name` when Kiro accepts it, else a deterministic stand-in of at most 64 characters.
+
+    MCP names (`mcp__server__tool`) keep their first and last segment so the model still
+    sees what the tool is; the hash of the full name keeps two stand-ins apart.
+    """
+    if _SAFE_NAME.fullmatch(name):
+        return name
+    segments = name.split("__")
+    head = f"{segments[0]}__{segments[-1]}" if len(segments) > 2 else name
+    head = _UNSAFE.sub("_", head)[: MAX_NAME_LENGTH - _DIGEST - 1]
+    return f"{head}_{_digest(name)}"
+
+
+def safe_id(tool_use_id: str) -> str:
+    """A tool-use id Kiro accepts (`[A-Za-z0-9_-]`, at most 64): the id itself when it already is.
+
+    Uses and results go through the same function, so pairs keep matching; no reverse map is
+    needed because replies carry Kiro's own ids.
+    """
+    if _SAFE_NAME.fullmatch(tool_use_id):
+        return tool_use_id
+    head = _UNSAFE.sub("_", tool_use_id)[: MAX_NAME_LENGTH - _DIGEST - 1]
+    return f"{head}_{_digest(tool_use_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolNames:
+    """Tool names that were shortened for Kiro, keyed by the name Kiro saw."""
+
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    def tool_name(self, upstream: str) -> str:
+        """The client's name for a tool Kiro called `upstream` (unchanged if never shortened)."""
+        return self.names.get(upstream, upstream)
+
+
+class NameTable:
+    """Shortens names while a payload is built, remembering every substitution."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+
+    def name(self, original: str) -> str:
+        """The name Kiro gets for `original`."""
+        short = short_name(original)
+        if short != original:
+            self._names[short] = original
+        return short
+
+    def substitutions(self) -> dict[str, str]:
+        """Original name -> short name, for rewriting mentions in prompt text."""
+        return {original: short for short, original in self._names.items()}
+
+    def frozen(self) -> ToolNames:
+        """The substitutions made so far, for the reply."""
+        return ToolNames(dict(self._names))
+
+
+def clean_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy Kiro accepts: no `additionalProperties`/annotations, no empty `required`.
+
+    Recursion follows the schema's structure, so a property that happens to be named
+    `additionalProperties` is kept: only keywords are dropped, never property names.
+    """
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _DROPPED_KEYWORDS:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            out[key] = {name: _clean_value(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [_clean_value(sub) for sub in value]
+        elif key in _SCHEMA_VALUES:
+            out[key] = [_clean_value(s) for s in value] if isinstance(value, list) else _clean_value(value)
+        elif key == "required" and isinstance(value, list) and not value:
+            continue
+        else:
+            out[key] = value
+    return out
+
+
+def _clean_value(value: Any) -> Any:
+    return clean_schema(value) if isinstance(value, Mapping) else value
+
+
+def input_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The cleaned schema, always with an object at the top (Kiro wants object inputs)."""
+    clean = clean_schema(schema) if isinstance(schema, Mapping) else {}
+    if clean.get("type") != "object":
+        clean = {**clean, "type": "object"}
+    clean.setdefault("properties", {})
+    return clean
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """One converted tool, and the full description when it had to move into the prompt."""
+
+    spec: dict[str, Any]
+    moved_description: str | None = None
+
+
+def tool_spec(tool: Tool, names: NameTable, *, limit: int = DESCRIPTION_LIMIT) -> ToolSpec:
+    """A client tool as `{"toolSpecification": {...}}`; an empty description becomes `Tool: <name>`."""
+    name = names.name(tool.name)
+    description = tool.description.strip() or f"Tool: {name}"
+    moved = None
+    if len(description) > limit:
+        moved = description
+        pointer = f"\n\n[Description shortened; the full documentation of '{name}' is in the instructions.]"
+        description = description[: limit - len(pointer)].rstrip() + pointer
+    spec = {
+        "name": name,
+        "description": description,
+        "inputSchema": {"json": input_schema(tool.input_schema)},
+    }
+    return ToolSpec({"toolSpecification": spec}, moved)
+
+
+def stub_spec(name: str) -> dict[str, Any]:
+    """A minimal spec for a tool the history used but the request no longer declares.
+
+    Kiro refuses tool uses in history without a tool config (`TOOL_CONFIG_MISSING`); the
+    stub keeps the history valid without turning earlier calls into text (llmhub's approach).
+    """
+    schema = {"type": "object", "properties": {}}
+    spec = {"name": name, "description": f"Tool: {name} (no longer offered)", "inputSchema": {"json": schema}}
+    return {"toolSpecification": spec}
