@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from contextlib import suppress
-from typing import Any
+from typing import Any, cast
 
 from starlette.types import Receive, Scope, Send
 
@@ -55,6 +55,7 @@ class EventStreamResponse:
         self.headers = HEADERS + (headers or [])
         self.sending = False
         self.sent = 0  # body messages sent; the watcher pings when it stops moving
+        self.pending: list[bytes] = []  # encoded, not yet written: flushed before any error event
         self.stop_reason: str | None = None  # why the stream task was cancelled: "disconnect" or "shutdown"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,10 +82,33 @@ class EventStreamResponse:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _pump(self, send: Send) -> MessageStop | None:
+        """Encode events as they come; write everything ready in one message when the upstream would wait.
+
+        A provider turning one upstream read into many events hands them over without suspending,
+        so a burst costs one socket write instead of one per event, while an event that arrives
+        alone is still written the moment it is encoded.
+        """
         encode = self.encoder.encode
         debug = log.isEnabledFor(logging.DEBUG)
         stop: MessageStop | None = None
-        async for event in self.events:
+        pending = self.pending
+        next_event = self.events.__anext__
+        while True:
+            step = cast(Coroutine[Any, Any, Event], next_event())  # an async generator's asend: send/throw
+            try:
+                suspended = step.send(None)
+            except StopIteration as done:
+                event = done.value
+            except StopAsyncIteration:
+                break
+            else:
+                if pending:
+                    await self._write(send, b"".join(pending))
+                    pending.clear()
+                try:
+                    event = await _Resume(step, suspended)
+                except StopAsyncIteration:
+                    break
             data = encode(event)
             if type(event) is MessageStop:
                 stop = event
@@ -92,13 +116,19 @@ class EventStreamResponse:
                 log.debug("event in  %r", event)
                 log.debug("event out %s", data)
             if data:
-                self.sending = True
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-                self.sending = False
-                self.sent += 1
+                pending.append(data)
+        if pending:
+            await self._write(send, b"".join(pending))
+            pending.clear()
         if not self.encoder.finished:
             raise UpstreamUnavailable("the upstream reply ended before it was complete")
         return stop
+
+    async def _write(self, send: Send, data: bytes) -> None:
+        self.sending = True
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+        self.sending = False
+        self.sent += 1
 
     async def _watch(self, receive: Receive, send: Send, stream_task: asyncio.Task[Any] | None) -> None:
         """Pings during silence; cancels the stream when the client leaves or shutdown's grace ends."""
@@ -132,6 +162,10 @@ class EventStreamResponse:
 
     async def _fail(self, send: Send, exc: BaseException) -> int:
         status, _ = status_and_type(exc)
+        if self.pending:  # what the client was about to get still goes out, then the error
+            with suppress(OSError):
+                await self._write(send, b"".join(self.pending))
+            self.pending.clear()
         if status >= 500 and not isinstance(exc, UpstreamUnavailable | Overloaded):
             log.error("stream failed: %s", exc, exc_info=not _is_router_error(exc))
         else:
@@ -145,6 +179,36 @@ def _is_router_error(exc: BaseException) -> bool:
     from router.errors import RouterError
 
     return isinstance(exc, RouterError)
+
+
+class _Resume:
+    """Finish an `__anext__` coroutine that already ran to its first suspension, as `await` would.
+
+    `suspended` is what it yielded (the future it waits for); from here on every value, result
+    and exception (cancellation included) passes between it and the event loop unchanged.
+    """
+
+    __slots__ = ("step", "suspended")
+
+    def __init__(self, step: Coroutine[Any, Any, Event], suspended: Any) -> None:
+        self.step = step
+        self.suspended = suspended
+
+    def __await__(self) -> Generator[Any, Any, Event]:
+        step, value = self.step, self.suspended
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # cancellation or a thrown error goes to the provider, as with await
+                try:
+                    value = step.throw(exc)
+                except StopIteration as done:
+                    return cast(Event, done.value)
+                continue
+            try:
+                value = step.send(sent)
+            except StopIteration as done:
+                return cast(Event, done.value)
 
 
 async def _wait_disconnect(receive: Receive) -> None:

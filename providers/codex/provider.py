@@ -83,6 +83,16 @@ class CodexProvider(Provider):
 
     async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
         """One turn on the Codex backend, as canonical events."""
+        response, state = await self._open(request, route)
+        del request  # a reply may stream for minutes; the request (often 100+ KB) need not live that long
+        try:
+            async for event in self._read(response, state):
+                yield event
+        finally:
+            await response.aclose()
+
+    async def _open(self, request: Request, route: Route) -> tuple[httpx.Response, ReplyState]:
+        """Send the turn (again without reasoning if Codex cannot verify it); the response and its reader."""
         model = await self.catalogue.find(route.model)
         options = self._options(request, route, model)
         payload = build_payload(request, route, options=options)
@@ -94,11 +104,7 @@ class CodexProvider(Provider):
             response = await self._send(payload, request, route, model)
         state = ReplyState(route, payload.names, show_reasoning=payload.shows_thinking,
                            context_window=model.info.context_window if model else None)
-        try:
-            async for event in self._read(response, state):
-                yield event
-        finally:
-            await response.aclose()
+        return response, state
 
     def _options(self, request: Request, route: Route, model: CodexModel | None) -> PayloadOptions:
         fast = route.options.get("fast")

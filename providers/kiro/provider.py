@@ -184,27 +184,27 @@ class KiroProvider(Provider):
     async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
         """One turn on Kiro, as canonical events."""
         try:
-            async with aclosing(self._turn(request, route)) as events:
-                async for event in events:
+            response, state = await self._open(request, route)
+            del request  # a reply may stream for minutes; the request (often 100+ KB) need not live that long
+            try:
+                async for event in self._read(response, state):
                     yield event
+            finally:
+                await response.aclose()
         except RateLimited:
             self._check_usage_later()
             raise
+        for note in state.notes:
+            self.log.info("kiro reply: %s", note)
 
-    async def _turn(self, request: Request, route: Route) -> AsyncGenerator[Event, None]:
+    async def _open(self, request: Request, route: Route) -> tuple[httpx.Response, ReplyState]:
+        """Send the turn (refreshing and replaying once if the token was refused); the response and its reader."""
         model_id = self.model_id(route.model)
         credentials = await self.tokens.access()
         payload = self._payload(request, route, model_id, credentials)
         response, payload = await self._send(request, route, payload, credentials)
         known = self.catalogue.peek(model_id)
-        state = payload.reply_state(route, context_window_tokens=known.context_window if known else None)
-        try:
-            async for event in self._read(response, state):
-                yield event
-        finally:
-            await response.aclose()
-        for note in state.notes:
-            self.log.info("kiro reply: %s", note)
+        return response, payload.reply_state(route, context_window_tokens=known.context_window if known else None)
 
     def model_id(self, model: str) -> str:
         """Kiro's id for a route's model: `model_map` (by the name, then by its dotted id), else `kiro_model_id`."""

@@ -107,13 +107,20 @@ class OpenRouterProvider(Provider):
         preferences = merge_preferences(self.settings.provider, route.options.get("provider"))
         override = route.options.get("anthropic_endpoint")
         native = uses_endpoint(route.model, self.settings.anthropic_endpoint if override is None else bool(override))
-        events = self._native(request, route, preferences) if native else self._chat(request, route, preferences)
-        async with aclosing(events):  # closes the upstream response even when the client goes away
+        if native:
+            response, reader = await self._open_native(request, route, preferences)
+        else:
+            response, reader = await self._open_chat(request, route, preferences)
+        del request  # a reply may stream for minutes; the request (often 100+ KB) need not live that long
+        state, feed = reader
+        async with aclosing(self._read(response, state, feed)) as events:  # closes the upstream response too
             async for event in events:
                 yield event
+        if isinstance(state, ReplyState):  # chat completions report cost; the Anthropic endpoint does not
+            self._log_usage(route, state)
 
-    async def _chat(self, request: Request, route: Route,
-                    preferences: dict[str, Any] | None) -> AsyncGenerator[Event, None]:
+    async def _open_chat(self, request: Request, route: Route,
+                         preferences: dict[str, Any] | None) -> tuple[httpx.Response, tuple[_ReplyReader, Feed]]:
         options = PayloadOptions(preferences, disable_reasoning=route.model not in self.always_reasons)
         payload = build_payload(request, route, options=options)
         for note in payload.notes:
@@ -126,19 +133,14 @@ class OpenRouterProvider(Provider):
             payload = build_payload(request, route, options=PayloadOptions(preferences, disable_reasoning=False))
             response = await self._send("/chat/completions", payload.body, route)
         state = ReplyState(route, payload.names, show_thinking=payload.shows_thinking)
-        async with aclosing(self._read(response, state, lambda name, data: state.feed(data))) as events:
-            async for event in events:
-                yield event
-        self._log_usage(route, state)
+        return response, (state, lambda name, data: state.feed(data))
 
-    async def _native(self, request: Request, route: Route,
-                      preferences: dict[str, Any] | None) -> AsyncGenerator[Event, None]:
+    async def _open_native(self, request: Request, route: Route,
+                           preferences: dict[str, Any] | None) -> tuple[httpx.Response, tuple[_ReplyReader, Feed]]:
         body = native_payload(request, route, provider=preferences)
         response = await self._send("/messages", body, route, native_headers(request))
         state = NativeReplyState(route)
-        async with aclosing(self._read(response, state, state.feed)) as events:
-            async for event in events:
-                yield event
+        return response, (state, state.feed)
 
     async def _send(self, path: str, body: dict[str, Any], route: Route,
                     extra: dict[str, str] | None = None) -> httpx.Response:

@@ -1,0 +1,65 @@
+"""How the streaming response writes: bursts coalesced into one write, lone events written at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from router.anthropic.encode import StreamEncoder
+from router.errors import Overloaded
+from router.events import Event, MessageStop
+from router.runtime import Lifecycle
+from router.sse import EventStreamResponse
+from tests.support.scripted import Sleep, Step, text_reply
+from tests.support.sse import checked
+
+
+async def play(steps: Sequence[Step]) -> AsyncIterator[Event]:
+    for step in steps:
+        if isinstance(step, Sleep):
+            await asyncio.sleep(step.seconds)
+        elif isinstance(step, BaseException):
+            raise step
+        else:
+            yield step
+
+
+async def writes_of(steps: Sequence[Step]) -> list[bytes]:
+    bodies: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("more_body"):
+            bodies.append(message["body"])
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    ended: list[tuple[int, MessageStop | None]] = []
+    response = EventStreamResponse(play(steps), StreamEncoder("claude-opus-4-8"), ping_interval=60,
+                                   lifecycle=Lifecycle(1.0), on_end=lambda status, stop: ended.append((status, stop)))
+    await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
+    assert len(ended) == 1
+    return bodies
+
+
+async def test_a_burst_of_events_is_one_write() -> None:
+    bodies = await writes_of(text_reply(*[f"chunk{i} " for i in range(50)]))
+    assert len(bodies) == 1
+    assert checked(bodies[0].decode())[-1][0] == "message_stop"
+
+
+async def test_events_that_arrive_apart_are_written_as_they_arrive() -> None:
+    steps = text_reply("first", "second")
+    bodies = await writes_of([*steps[:3], Sleep(0.01), *steps[3:]])  # a wait before "second"
+    assert len(bodies) == 2
+    assert b'"first"' in bodies[0] and b'"second"' not in bodies[0]
+    checked(b"".join(bodies).decode())
+
+
+async def test_pending_events_are_written_before_the_error_event() -> None:
+    steps = text_reply("partial")
+    bodies = await writes_of([*steps[:3], Overloaded("gone")])
+    events = checked(b"".join(bodies).decode())
+    assert [name for name, _ in events] == ["message_start", "content_block_start", "content_block_delta", "error"]
