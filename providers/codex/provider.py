@@ -33,9 +33,9 @@ from providers.codex.translate import (
 )
 from router.conversation import Request
 from router.errors import AuthError, UpstreamTimeout, UpstreamUnavailable
-from router.eventsource import read_events
 from router.events import Event
-from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say
+from router.eventsource import read_events
+from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say, json_body
 from router.route import Route
 
 DEFAULT_BASE_URL = "https://chatgpt.com/backend-api/codex"
@@ -120,7 +120,7 @@ class CodexProvider(Provider):
     async def _send(self, payload: Payload, request: Request, route: Route, model: CodexModel | None) -> httpx.Response:
         for note in payload.notes:
             self.log.info("codex request: %s", note)
-        body = orjson.dumps(payload.body)
+        body = json_body(payload.body)
         credentials = await self.tokens.access()
         response = await self._post(body, credentials, request)
         if response.status_code == 401:

@@ -45,34 +45,42 @@ class EventStreamDecoder:
 
     def __init__(self) -> None:
         self._buffer = EventStreamBuffer()
-        self._pending = 0  # bytes fed but not yet part of a complete frame
+        self._carry = b""  # bytes fed but not yet part of a complete frame
 
     def feed(self, chunk: bytes) -> list[Frame]:
-        """The frames completed by `chunk` (often none, sometimes several)."""
-        if not chunk:
-            return []
-        self._buffer.add_data(chunk)
-        self._pending += len(chunk)
+        """The frames completed by `chunk` (often none, sometimes several).
+
+        Frames are cut at their prelude's total length and handed to botocore one at a time:
+        botocore's buffer copies what remains after every message, which makes a chunk of many
+        frames quadratic; one frame at a time keeps decoding linear in the chunk's size.
+        """
+        data = self._carry + chunk if self._carry else chunk
         frames: list[Frame] = []
+        offset, size = 0, len(data)
         try:
-            for message in self._buffer:
-                length = int(message.prelude.total_length)
-                if length < _PRELUDE_AND_CRC or length > self._pending:
+            while size - offset >= 4:
+                length = int.from_bytes(data[offset : offset + 4], "big")
+                if length < _PRELUDE_AND_CRC:
                     raise UpstreamUnavailable("Kiro sent a malformed event-stream frame", provider=PROVIDER)
-                self._pending -= length
-                frames.append(to_frame(message.headers, message.payload))
+                if size - offset < length:
+                    break
+                self._buffer.add_data(data[offset : offset + length])
+                offset += length
+                for message in self._buffer:
+                    frames.append(to_frame(message.headers, message.payload))
         except (ParserError, struct.error, KeyError, ValueError, IndexError) as exc:
             raise UpstreamUnavailable(
                 f"Kiro's event stream is corrupt ({type(exc).__name__}); the reply was cut short",
                 provider=PROVIDER,
             ) from None
+        self._carry = data[offset:]
         return frames
 
     def finish(self) -> None:
         """Called at the end of the body: leftover bytes mean the last frame was cut off."""
-        if self._pending:
+        if self._carry:
             raise UpstreamUnavailable(
-                f"Kiro's reply ended in the middle of an event-stream frame ({self._pending} bytes left over)",
+                f"Kiro's reply ended in the middle of an event-stream frame ({len(self._carry)} bytes left over)",
                 provider=PROVIDER,
             )
 

@@ -39,6 +39,7 @@ from providers.kiro.stream import ReplyState
 from providers.kiro.tools import DESCRIPTION_LIMIT, NameTable, ToolNames, stub_spec, tool_spec
 from router.conversation import Request, ServerTool, Tool
 from router.errors import ContextTooLong
+from router.provider import json_body
 from router.route import Route
 
 __all__ = [
@@ -156,7 +157,7 @@ def build_payload(request: Request, route: Route, *, options: PayloadOptions = P
         body["profileArn"] = options.profile_arn
     if mode == "native":
         body["additionalModelRequestFields"] = native_thinking(request, route)
-    encoded = orjson.dumps(body)
+    encoded = json_body(body)
     size = len(encoded) - _image_bytes((*conversation.history, conversation.current))
     _check_size(size, options.max_payload_bytes, model_id)
     return Payload(

@@ -39,7 +39,7 @@ from router.conversation import Request
 from router.errors import AuthError, UpstreamTimeout, UpstreamUnavailable
 from router.events import Event
 from router.eventsource import read_events
-from router.provider import CredentialStatus, ModelInfo, Provider, ProviderContext
+from router.provider import CredentialStatus, ModelInfo, Provider, ProviderContext, json_body
 from router.route import Route
 from router.settings import check_field
 
@@ -145,7 +145,7 @@ class OpenRouterProvider(Provider):
     async def _send(self, path: str, body: dict[str, Any], route: Route,
                     extra: dict[str, str] | None = None) -> httpx.Response:
         http = self.context.http
-        request = http.build_request("POST", self._url(path), content=orjson.dumps(body),
+        request = http.build_request("POST", self._url(path), content=json_body(body),
                                      headers={**self._headers("text/event-stream"), **(extra or {})})
         try:
             response = await http.send(request, stream=True)
@@ -165,12 +165,14 @@ class OpenRouterProvider(Provider):
         return response
 
     async def _read(self, response: httpx.Response, state: _ReplyReader, feed: Feed) -> AsyncGenerator[Event, None]:
-        """SSE events through `feed(name, data)`; `[DONE]` or the end of the body finishes the reply."""
+        """SSE events through `feed(name, data)`; `[DONE]` or the end of the body finishes the reply.
+
+        The body is read to its end even after `[DONE]`, so the connection goes back to the pool
+        instead of being dropped (a new TLS handshake on every turn otherwise).
+        """
         try:
             async for message in read_events(response.aiter_bytes()):
-                if message.data == "[DONE]":
-                    break
-                if not message.data:
+                if not message.data or message.data == "[DONE]":
                     continue
                 data = orjson.loads(message.data)
                 if not isinstance(data, dict):

@@ -39,8 +39,13 @@ _CLIENT_ID_PREFIXES = ("toolu_", "srvtoolu_")
 
 
 def new_id(prefix: str) -> str:
-    """An id shaped like Anthropic's (`msg_01…`, `toolu_01…`)."""
-    return prefix + "01" + "".join(secrets.choice(_ALPHABET) for _ in range(22))
+    """An id shaped like Anthropic's (`msg_01…`, `toolu_01…`): 22 random base-62 characters (131 bits)."""
+    number = int.from_bytes(secrets.token_bytes(17), "big")
+    digits = []
+    for _ in range(22):
+        number, digit = divmod(number, 62)
+        digits.append(_ALPHABET[digit])
+    return prefix + "01" + "".join(digits)
 
 
 def client_tool_id(upstream_id: str) -> str:

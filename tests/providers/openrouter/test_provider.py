@@ -71,12 +71,14 @@ class Body(httpx.AsyncByteStream):
         self.chunks = chunks
         self.fail = fail
         self.closed = False
+        self.exhausted = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for chunk in self.chunks:
             yield chunk
         if self.fail is not None:
             raise self.fail
+        self.exhausted = True  # read to the end: the connection can go back to the pool
 
     async def aclose(self) -> None:
         self.closed = True
@@ -194,6 +196,14 @@ async def test_request_headers_and_body(openrouter: OpenRouter) -> None:
     assert document["provider"] == {**PREFERENCES, "sort": "price"}
     assert document["reasoning"] == {"max_tokens": 2048}
     assert body.closed
+
+
+async def test_the_body_is_read_to_its_end_after_done_so_the_connection_is_reused(openrouter: OpenRouter) -> None:
+    body = Body(sse(chunks.text("Hello")) + b": trailing keep-alive after the end\n\n")
+    openrouter.reply(httpx.Response(200, stream=body))
+    events = await openrouter.run()
+    assert any(isinstance(e, TextDelta) for e in events)
+    assert body.exhausted and body.closed
 
 
 async def test_without_referer_or_title_those_headers_are_absent(make: Callable[..., OpenRouter]) -> None:
