@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import dataclasses
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from router.errors import AuthError
+from router.secretfile import write_private_text
 
 PROVIDER = "codex"
 LOGIN_HINT = "Run `router login codex` (or `codex login`) to sign in with your ChatGPT account."
@@ -162,36 +161,8 @@ def _parse_time(value: Any) -> float | None:
 
 
 def write_private_json(path: Path, document: Mapping[str, Any]) -> None:
-    """Replace `path` with `document` atomically, readable by the owner only.
-
-    The temp file lives in the same directory so `os.replace` is a rename on one file system;
-    it is made 0600 before anything is written, so the tokens are never world-readable.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    text = json.dumps(document, indent=2, ensure_ascii=False)  # the Codex CLI's pretty-printed layout
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(temp, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable where the platform allows it (best effort)."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    """Replace `path` with `document` atomically, owner-only, in the Codex CLI's pretty-printed layout."""
+    write_private_text(path, json.dumps(document, indent=2, ensure_ascii=False))
 
 
 def _auth_error(message: str) -> AuthError:

@@ -18,12 +18,10 @@ file is replaced atomically (temp file in the same folder, 0600, fsync, `os.repl
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +30,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 from providers.kiro.failures import PROVIDER, SIGN_IN_AGAIN
 from router.errors import AuthError
+from router.secretfile import write_private_text
 
 DEFAULT_REGION = "us-east-1"
 TOKEN_FILE_NAME = "kiro-auth-token.json"
@@ -236,32 +235,6 @@ def dump_like(document: Mapping[str, Any], original: str) -> str:
         key = ": " if re.search(r'":\s', original) else ":"
         text = json.dumps(document, separators=(item, key), ensure_ascii=False)
     return text + "\n" if original.endswith("\n") else text
-
-
-def write_private_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically, readable by the owner only.
-
-    The temp file lives in the same folder so `os.replace` is a rename on one file system;
-    it is 0600 before anything is written, so the tokens are never world-readable.
-    """
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(temp, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    with contextlib.suppress(OSError, AttributeError):
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
 
 
 class StaticCredentials:
