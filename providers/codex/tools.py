@@ -9,20 +9,15 @@ through here. Shortened names are recorded in a `ToolNames` so replies map back 
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from router.conversation import ServerTool, Tool, ToolChoice
-
-MAX_LENGTH = 64
-"""The longest tool name or call id Codex accepts."""
-
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_DIGEST = 8
+from router.toolnames import MAX_LENGTH as MAX_LENGTH
+from router.toolnames import NameTable as NameTable
+from router.toolnames import ToolNames as ToolNames
+from router.toolnames import short_id
+from router.toolnames import short_name as short_name
 
 DROPPED_KEYWORDS = frozenset({"$schema", "$id", "$comment", "propertyNames"})
 """Keywords removed at every depth: annotations Codex has no use for, and `propertyNames`,
@@ -43,80 +38,6 @@ _SCHEMA_VALUES = (
     "unevaluatedProperties",
 )
 _WEB_LOCATION_KEYS = ("type", "city", "region", "country", "timezone")
-
-
-# -- names and call ids ----------------------------------------------------------------------
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]
-
-
-def short_name(name: str) -> str:
-    """`name` when Codex accepts it, else a readable, deterministic stand-in of at most 64 chars.
-
-    MCP names (`mcp__server__tool`) keep their first and last segment, so the model still sees
-    what the tool does; a hash of the full name keeps stand-ins distinct.
-    """
-    if _NAME.fullmatch(name):
-        return name
-    segments = name.split("__")
-    head = f"{segments[0]}__{segments[-1]}" if len(segments) > 2 else name
-    head = _UNSAFE.sub("_", head)[: MAX_LENGTH - _DIGEST - 1]
-    return f"{head}_{_digest(name)}"
-
-
-def short_call_id(call_id: str) -> str:
-    """`call_id` when it fits in 64 chars, else its head plus a hash (same input, same id)."""
-    if len(call_id) <= MAX_LENGTH:
-        return call_id
-    return f"{call_id[: MAX_LENGTH - _DIGEST - 1]}_{_digest(call_id)}"
-
-
-@dataclass(frozen=True, slots=True)
-class ToolNames:
-    """Tool names and call ids that were shortened for Codex, keyed by what Codex saw.
-
-    Replies name tools and calls by the short form; these map them back to the client's.
-    Anything not shortened maps to itself.
-    """
-
-    names: Mapping[str, str] = field(default_factory=dict)
-    call_ids: Mapping[str, str] = field(default_factory=dict)
-
-    def tool_name(self, upstream: str) -> str:
-        """The client's name for a tool Codex called `upstream`."""
-        return self.names.get(upstream, upstream)
-
-    def call_id(self, upstream: str) -> str:
-        """The client's id for a call Codex identified as `upstream`."""
-        return self.call_ids.get(upstream, upstream)
-
-
-class NameTable:
-    """Shortens names and ids while a payload is built, remembering every substitution."""
-
-    def __init__(self) -> None:
-        self._names: dict[str, str] = {}
-        self._call_ids: dict[str, str] = {}
-
-    def name(self, original: str) -> str:
-        """The name Codex gets for `original`."""
-        short = short_name(original)
-        if short != original:
-            self._names[short] = original
-        return short
-
-    def call_id(self, original: str) -> str:
-        """The call id Codex gets for `original`."""
-        short = short_call_id(original)
-        if short != original:
-            self._call_ids[short] = original
-        return short
-
-    def frozen(self) -> ToolNames:
-        """The substitutions made so far, for the reply."""
-        return ToolNames(dict(self._names), dict(self._call_ids))
 
 
 # -- schemas ------------------------------------------------------------------------------------
@@ -284,3 +205,9 @@ def tool_choice(
     if name in hosted:
         return {"type": hosted[name]}
     return {"type": "function", "name": names.name(name)}
+
+
+def short_call_id(call_id: str) -> str:
+    """A call id Codex accepts: at most 64 characters."""
+    return short_id(call_id)
+

@@ -14,45 +14,24 @@ known triggers (protocol sheet A4, rules 6-8 and 10) are avoided up front:
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from router.conversation import Tool
-
-MAX_NAME_LENGTH = 64
-"""The longest tool name Kiro accepts (gateway folklore, consistent across sources)."""
+from router.toolnames import MAX_LENGTH as MAX_NAME_LENGTH
+from router.toolnames import NameTable as NameTable
+from router.toolnames import ToolNames as ToolNames
+from router.toolnames import short_id
+from router.toolnames import short_name as short_name
 
 DESCRIPTION_LIMIT = 10_000
 """Longest tool description sent in the spec (C2C/JWG `TOOL_DESCRIPTION_MAX_LENGTH`)."""
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-_DIGEST = 8
 _DROPPED_KEYWORDS = frozenset({"additionalProperties", "$schema", "$id", "$comment"})
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
 _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SCHEMA_VALUES = ("items", "not", "contains", "if", "then", "else")
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:_DIGEST]
-
-
-def short_name(name: str) -> str:
-    """`name` when Kiro accepts it, else a deterministic stand-in of at most 64 characters.
-
-    MCP names (`mcp__server__tool`) keep their first and last segment so the model still
-    sees what the tool is; the hash of the full name keeps two stand-ins apart.
-    """
-    if _SAFE_NAME.fullmatch(name):
-        return name
-    segments = name.split("__")
-    head = f"{segments[0]}__{segments[-1]}" if len(segments) > 2 else name
-    head = _UNSAFE.sub("_", head)[: MAX_NAME_LENGTH - _DIGEST - 1]
-    return f"{head}_{_digest(name)}"
 
 
 def safe_id(tool_use_id: str) -> str:
@@ -61,43 +40,7 @@ def safe_id(tool_use_id: str) -> str:
     Uses and results go through the same function, so pairs keep matching; no reverse map is
     needed because replies carry Kiro's own ids.
     """
-    if _SAFE_NAME.fullmatch(tool_use_id):
-        return tool_use_id
-    head = _UNSAFE.sub("_", tool_use_id)[: MAX_NAME_LENGTH - _DIGEST - 1]
-    return f"{head}_{_digest(tool_use_id)}"
-
-
-@dataclass(frozen=True, slots=True)
-class ToolNames:
-    """Tool names that were shortened for Kiro, keyed by the name Kiro saw."""
-
-    names: Mapping[str, str] = field(default_factory=dict)
-
-    def tool_name(self, upstream: str) -> str:
-        """The client's name for a tool Kiro called `upstream` (unchanged if never shortened)."""
-        return self.names.get(upstream, upstream)
-
-
-class NameTable:
-    """Shortens names while a payload is built, remembering every substitution."""
-
-    def __init__(self) -> None:
-        self._names: dict[str, str] = {}
-
-    def name(self, original: str) -> str:
-        """The name Kiro gets for `original`."""
-        short = short_name(original)
-        if short != original:
-            self._names[short] = original
-        return short
-
-    def substitutions(self) -> dict[str, str]:
-        """Original name -> short name, for rewriting mentions in prompt text."""
-        return {original: short for short, original in self._names.items()}
-
-    def frozen(self) -> ToolNames:
-        """The substitutions made so far, for the reply."""
-        return ToolNames(dict(self._names))
+    return short_id(tool_use_id, safe_characters=True)
 
 
 def clean_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,3 +113,4 @@ def stub_spec(name: str) -> dict[str, Any]:
     schema = {"type": "object", "properties": {}}
     spec = {"name": name, "description": f"Tool: {name} (no longer offered)", "inputSchema": {"json": schema}}
     return {"toolSpecification": spec}
+
