@@ -11,8 +11,6 @@ authority refused for good. The file part lives in `tokens.py`, interactive logi
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +30,7 @@ from providers.codex.tokens import (
 )
 from router.errors import AuthError, ProviderError, UpstreamUnavailable
 from router.provider import CredentialStatus
+from router.refresh import SingleFlightRefresh
 
 # OAuth constants, per the Codex CLI's public source (openai/codex, codex-rs/login: server.rs,
 # auth/manager.rs, device_code_auth.rs). The router signs in as that public client.
@@ -184,12 +183,15 @@ def _credentials(tokens: TokenSet) -> Credentials:
     return Credentials(tokens.access_token, tokens.identity.account_id)
 
 
-class TokenManager:
+class TokenManager(SingleFlightRefresh[TokenSet]):
     """Hands out fresh ChatGPT credentials from an `AuthFile`, refreshing them when due.
 
-    One manager per login file; it is safe to share between concurrent requests.
-    `headers` are added to refresh requests (the provider's client identity headers).
+    One manager per login file; it is safe to share between concurrent requests (the
+    single-flight rules are `router.refresh`'s). `headers` are added to refresh requests
+    (the provider's client identity headers).
     """
+
+    what = "ChatGPT"
 
     def __init__(
         self,
@@ -203,134 +205,61 @@ class TokenManager:
         headers: Mapping[str, str] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
+        super().__init__(refresh_margin=refresh_margin, clock=clock, logger=logger or logging.getLogger(__name__))
         self.auth_file = auth_file
         self._http = http
         self._token_url = token_url
         self._client_id = client_id
-        self._margin = refresh_margin
-        self._clock = clock
         self._headers = dict(headers or {})
-        self._log = logger or logging.getLogger(__name__)
-        self._tokens: TokenSet | None = None
-        self._lock = asyncio.Lock()
-        self._attempts = 0
-        self._background: set[asyncio.Task[TokenSet]] = set()
-        self._last_error: ProviderError | None = None
-        self._dead: tuple[str, AuthError] | None = None
 
     async def access(self) -> Credentials:
-        """Credentials for the next request, refreshed first when the access token is (nearly) due.
-
-        If a refresh fails while the current access token is still valid (it is only within
-        the margin), that token is handed out anyway: a flaky or refusing token endpoint
-        should not fail requests a few minutes early.
-        """
-        tokens = self._current()
-        if self._fresh(tokens):
-            return _credentials(tokens)
-        try:
-            return _credentials(await self._rotate(self._fresh))
-        except ProviderError:
-            latest = self._current()
-            if self._unexpired(latest):
-                self._log.warning(
-                    "ChatGPT token refresh failed; using the current access token until it expires"
-                )
-                return _credentials(latest)
-            raise
+        """Credentials for the next request, refreshed first when the access token is (nearly) due."""
+        return _credentials(await self.fresh_login())
 
     async def refresh_after_401(self, stale: Credentials) -> Credentials:
-        """New credentials after the backend refused `stale` with 401, for one replay.
-
-        Refreshes at most once: if another task or program already rotated the tokens,
-        those are returned without a network call. Raises `AuthError` when the login is dead.
-        """
-        tokens = await self._rotate(lambda current: current.access_token != stale.access_token)
-        return _credentials(tokens)
+        """New credentials after the backend refused `stale` with 401, for one replay."""
+        return _credentials(await self.replacing(stale.access_token))
 
     def status(self) -> AuthStatus:
         """A local, secret-free summary of the login for the banner and `router status`."""
-        where = str(self.auth_file.path)
+        where = self.where
         try:
-            tokens = self._current()
+            tokens = self.current()
         except AuthError as err:
             return AuthStatus(False, err.message, path=where)
         who = tokens.identity
-        if self._dead is not None and self._dead[0] == tokens.refresh_token:
-            ok, detail = False, self._dead[1].message
+        dead = self.dead_reason(tokens)
+        if dead is not None:
+            ok, detail = False, dead.message
         else:
             ok, detail = True, describe_login(who, tokens, where, self._clock())
         return AuthStatus(ok, detail, path=where, email=who.email, plan=who.plan, expires_at=who.expires_at)
 
-    def _current(self) -> TokenSet:
-        if self._tokens is None:
-            self._tokens = self.auth_file.load()
-        return self._tokens
+    # -- the hooks of `SingleFlightRefresh` -----------------------------------------------------
 
-    def _fresh(self, tokens: TokenSet) -> bool:
+    def load(self) -> TokenSet:
+        """The login in the auth file, read now."""
+        return self.auth_file.load()
+
+    @property
+    def where(self) -> str:
+        """The auth file's path."""
+        return str(self.auth_file.path)
+
+    def fresh(self, tokens: TokenSet) -> bool:
+        """More than the margin left; an access token without expiry is refreshed 8 days after the last refresh."""
         now = self._clock()
         expires_at = tokens.expires_at
         if expires_at is not None:
             return expires_at - now > self._margin
         return tokens.last_refresh is not None and now - tokens.last_refresh < REFRESH_INTERVAL
 
-    def _unexpired(self, tokens: TokenSet) -> bool:
-        expires_at = tokens.expires_at
-        return expires_at is not None and expires_at > self._clock()
-
-    async def _rotate(self, good: Callable[[TokenSet], bool]) -> TokenSet:
-        """Tokens satisfying `good`: already in memory, rotated on disk by someone else, or refreshed.
-
-        Runs shielded from the caller's cancellation: a request abandoned mid-refresh must not
-        lose tokens the authority has already rotated (the old refresh token is spent by then).
-        """
-        task = asyncio.ensure_future(self._rotate_locked(good, self._attempts))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return await asyncio.shield(task)
-
-    async def _rotate_locked(self, good: Callable[[TokenSet], bool], ticket: int) -> TokenSet:
-        """Single flight: callers queue on the lock; one that waited through a failed attempt
-        gets that attempt's error instead of trying again at once."""
-        async with self._lock:
-            if self._attempts != ticket and self._last_error is not None:
-                raise copy.copy(self._last_error)
-            current = self._current()
-            if good(current):
-                return current
-            on_disk = self.auth_file.load()
-            if not on_disk.same_tokens(current):
-                self._log.info("Adopted ChatGPT tokens rotated by another program in %s", self.auth_file.path)
-                self._tokens = on_disk
-                if good(on_disk):
-                    return on_disk
-            self._raise_if_dead(on_disk)
-            return await self._attempt(on_disk)
-
-    def _raise_if_dead(self, tokens: TokenSet) -> None:
-        if self._dead is None:
-            return
-        if self._dead[0] == tokens.refresh_token:
-            raise copy.copy(self._dead[1])
-        self._dead = None
-
-    async def _attempt(self, tokens: TokenSet) -> TokenSet:
-        """One refresh of `tokens`; permanent failures are remembered against their refresh token."""
-        self._last_error = None
-        try:
-            fields = await self._request(tokens.refresh_token)
-        except AuthError as err:
-            self._dead, self._last_error = (tokens.refresh_token, err), err
-            raise
-        except ProviderError as err:
-            self._last_error = err
-            raise
-        finally:
-            self._attempts += 1  # counts finished attempts: callers that queued before see a change
-        self._last_error = None
-        self._tokens = tokens.rotated(fields, self._clock())
-        self._save(fields, self._tokens)
-        return self._tokens
+    async def refresh(self, tokens: TokenSet) -> TokenSet:
+        """One refresh grant at the token endpoint; the rotated tokens are written back to the file."""
+        fields = await self._request(tokens.refresh_token)
+        rotated = tokens.rotated(fields, self._clock())
+        self._save(fields, rotated)
+        return rotated
 
     async def _request(self, refresh_token: str) -> dict[str, str]:
         """POST the refresh grant; the returned token fields, or a router error.

@@ -21,7 +21,6 @@ store. No httpx or botocore exception leaves this module.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +35,7 @@ from providers.kiro.failures import PROVIDER, SIGN_IN_AGAIN
 from providers.kiro.tokens import CredentialStore, KiroLogin, LoginKind
 from router.errors import AuthError, ProviderError, UpstreamUnavailable
 from router.provider import CredentialStatus
+from router.refresh import SingleFlightRefresh
 
 SOCIAL_REFRESH_URL = "https://prod.{region}.auth.desktop.kiro.dev/refreshToken"
 """Kiro's desktop refresh endpoint; `{region}` is the login's region."""
@@ -114,8 +114,14 @@ def _credentials(login: KiroLogin) -> Credentials:
     return Credentials(login.access_token, login.kind, login.region, login.profile_arn)
 
 
-class TokenManager:
-    """Hands out fresh Kiro credentials from a `CredentialStore`; safe to share between requests."""
+class TokenManager(SingleFlightRefresh[KiroLogin]):
+    """Hands out fresh Kiro credentials from a `CredentialStore`; safe to share between requests.
+
+    The single-flight rules (one refresh at a time, adopt tokens the IDE rotated, remember dead
+    refresh tokens) are `router.refresh`'s; this class says how Kiro logins refresh.
+    """
+
+    what = "Kiro"
 
     def __init__(
         self,
@@ -130,126 +136,59 @@ class TokenManager:
         headers: Mapping[str, str] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
+        super().__init__(refresh_margin=refresh_margin, clock=clock, logger=logger or logging.getLogger(__name__))
         self.store = store
         self._http = http
         self._refresh_url = refresh_url
         self._oidc_endpoint_url = oidc_endpoint_url
         self._oidc_client_factory = oidc_client_factory
-        self._margin = refresh_margin
-        self._clock = clock
         self._headers = dict(headers or {})
-        self._log = logger or logging.getLogger(__name__)
-        self._login: KiroLogin | None = None
-        self._lock = asyncio.Lock()
-        self._attempts = 0
-        self._last_error: ProviderError | None = None
-        self._dead: tuple[str, AuthError] | None = None
-        self._background: set[asyncio.Task[KiroLogin]] = set()
 
     async def access(self) -> Credentials:
-        """Credentials for the next request, refreshed first when they expire within the margin.
-
-        If the refresh fails while the current token is still valid, that token is used:
-        a flaky refresh endpoint should not fail requests minutes early.
-        """
-        login = self._current()
-        if self._fresh(login):
-            return _credentials(login)
-        try:
-            return _credentials(await self._rotate(self._fresh))
-        except ProviderError:
-            latest = self._current()
-            if latest.expires_at is not None and latest.expires_at > self._clock():
-                self._log.warning(
-                    "Kiro token refresh failed; using the current access token until it expires"
-                )
-                return _credentials(latest)
-            raise
+        """Credentials for the next request, refreshed first when they expire within the margin."""
+        return _credentials(await self.fresh_login())
 
     async def refresh_after_403(self, stale: Credentials) -> Credentials:
-        """New credentials after Kiro refused `stale` with 403, for one replay.
-
-        Refreshes at most once: tokens another task or the IDE already rotated are returned
-        without a network call. Raises `AuthError` when the login is dead.
-        """
-        login = await self._rotate(lambda current: current.access_token != stale.access_token)
-        return _credentials(login)
+        """New credentials after Kiro refused `stale` with 403, for one replay."""
+        return _credentials(await self.replacing(stale.access_token))
 
     def status(self) -> AuthStatus:
         """A local, secret-free summary for the banner and `router status`."""
-        where = self.store.where
+        where = self.where
         try:
-            login = self._current()
+            login = self.current()
         except AuthError as err:
             return AuthStatus(False, err.message, path=where)
         ok, detail = True, describe_login(login, where, self._clock())
         problem = self._registration_problem(login)
+        dead = self.dead_reason(login)
         if problem is not None:
             ok, detail = False, problem
-        elif self._dead is not None and self._dead[0] == login.refresh_token:
-            ok, detail = False, self._dead[1].message
+        elif dead is not None:
+            ok, detail = False, dead.message
         return AuthStatus(
             ok, detail, path=where, kind=login.kind, region=login.region, expires_at=login.expires_at
         )
 
-    # -- refresh orchestration ------------------------------------------------------------------
+    # -- the hooks of `SingleFlightRefresh` -----------------------------------------------------
 
-    def _current(self) -> KiroLogin:
-        if self._login is None:
-            self._login = self.store.load()
-        return self._login
+    def load(self) -> KiroLogin:
+        """The login in the store, read now."""
+        return self.store.load()
 
-    def _fresh(self, login: KiroLogin) -> bool:
-        """Unknown expiry counts as fresh (a 403 will tell); otherwise more than the margin left."""
-        return login.expires_at is None or login.expires_at - self._clock() > self._margin
+    @property
+    def where(self) -> str:
+        """Where the store keeps the login."""
+        return self.store.where
 
-    async def _rotate(self, good: Callable[[KiroLogin], bool]) -> KiroLogin:
-        """A login satisfying `good`, shielded from the caller's cancellation: a refresh abandoned
-        midway must still store the tokens the authority has already rotated."""
-        task = asyncio.ensure_future(self._rotate_locked(good, self._attempts))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return await asyncio.shield(task)
-
-    async def _rotate_locked(self, good: Callable[[KiroLogin], bool], ticket: int) -> KiroLogin:
-        """Single flight: whoever waited through a failed attempt gets its error, not a new attempt."""
-        async with self._lock:
-            if self._attempts != ticket and self._last_error is not None:
-                raise copy.copy(self._last_error)
-            current = self._current()
-            if good(current):
-                return current
-            stored = self.store.load()
-            if not stored.same_tokens(current):
-                self._log.info("Adopted Kiro tokens rotated by another program in %s", self.store.where)
-                self._login = stored
-                if good(stored):
-                    return stored
-            if self._dead is not None and self._dead[0] == stored.refresh_token:
-                raise copy.copy(self._dead[1])
-            return await self._attempt(stored)
-
-    async def _attempt(self, login: KiroLogin) -> KiroLogin:
-        """One refresh; a permanent failure is remembered against its refresh token."""
-        self._last_error = None
-        try:
-            rotation = await (
-                self._refresh_idc(login) if login.kind == "idc" else self._refresh_social(login)
-            )
-        except AuthError as err:
-            self._dead, self._last_error = (login.refresh_token, err), err
-            raise
-        except ProviderError as err:
-            self._last_error = err
-            raise
-        finally:
-            self._attempts += 1
-        expires_at = self._clock() + rotation.expires_in
-        self._login = login.rotated(
-            rotation.access_token, rotation.refresh_token, expires_at, rotation.profile_arn
+    async def refresh(self, login: KiroLogin) -> KiroLogin:
+        """One refresh (IdC through SSO-OIDC, social through Kiro's endpoint); the rotation is stored."""
+        rotation = await (self._refresh_idc(login) if login.kind == "idc" else self._refresh_social(login))
+        rotated = login.rotated(
+            rotation.access_token, rotation.refresh_token, self._clock() + rotation.expires_in, rotation.profile_arn
         )
-        self._save(self._login)
-        return self._login
+        self._save(rotated)
+        return rotated
 
     def _save(self, login: KiroLogin) -> None:
         """Persist a rotation; if that fails, keep serving from memory and say so."""
