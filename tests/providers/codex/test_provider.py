@@ -56,6 +56,7 @@ from router.provider import LoginOptions, ModelInfo, ProviderContext
 from router.route import Route
 from tests.providers.codex import streams
 from tests.providers.codex.fake_backend import chatgpt_tokens, check_request, jwt
+from tests.support.drive import events_of, events_until_failure
 from tests.support.sse import checked
 
 BASE = "https://codex.test/backend-api/codex"
@@ -220,15 +221,10 @@ class Codex:
         self.responses.side_effect = list(responses)
 
     async def run(self, req: Request | None = None, route: Route = ROUTE) -> list[Event]:
-        return [event async for event in self.provider.stream(req or request(), route)]
+        return await events_of(self.provider.stream(req or request(), route))
 
     async def failure(self, req: Request | None = None, route: Route = ROUTE) -> tuple[list[Event], ProviderError]:
-        """The events yielded before the stream raised, and the (router) error it raised."""
-        events: list[Event] = []
-        with pytest.raises(ProviderError) as caught:
-            async for event in self.provider.stream(req or request(), route):
-                events.append(event)
-        return events, caught.value
+        return await events_until_failure(self.provider.stream(req or request(), route))
 
     def secrets(self) -> list[str]:
         return [self.tokens[name] for name in ("access_token", "refresh_token", "id_token")]

@@ -58,6 +58,7 @@ from router.provider import LoginOptions, ProviderContext
 from router.route import Route
 from tests.providers.kiro.fake_kiro import PROFILE_ARN, check_request, model_entry, reply_frames
 from tests.providers.kiro.frames import exception, text
+from tests.support.drive import events_of, events_until_failure
 
 CHAT = "https://q.us-east-1.amazonaws.com/generateAssistantResponse"
 MODELS = "https://q.us-east-1.amazonaws.com/ListAvailableModels"
@@ -173,16 +174,12 @@ class Kiro:
         self.chat.side_effect = list(responses)
 
     async def run(self, req: Request | None = None, route: Route = ROUTE) -> list[Event]:
-        return [e async for e in self.provider.stream(req or request(), route)]
+        return await events_of(self.provider.stream(req or request(), route))
 
     async def failure(
         self, req: Request | None = None, route: Route = ROUTE
     ) -> tuple[list[Event], ProviderError]:
-        events: list[Event] = []
-        with pytest.raises(ProviderError) as caught:
-            async for e in self.provider.stream(req or request(), route):
-                events.append(e)
-        return events, caught.value
+        return await events_until_failure(self.provider.stream(req or request(), route))
 
     def sent(self, index: int = -1) -> httpx.Request:
         return cast(httpx.Request, self.chat.calls[index].request)

@@ -52,6 +52,7 @@ from router.plugins import make_plugin_manager, provider_classes
 from router.provider import ModelInfo, ProviderContext
 from router.route import Route
 from tests.providers.openrouter import chunks
+from tests.support.drive import events_of, events_until_failure
 from tests.support.sse import checked
 
 BASE = "https://openrouter.test/api/v1"
@@ -141,14 +142,10 @@ class OpenRouter:
         self.chat.side_effect = list(responses)
 
     async def run(self, req: Request | None = None, route: Route = LLAMA) -> list[Event]:
-        return [event async for event in self.provider.stream(req or request(), route)]
+        return await events_of(self.provider.stream(req or request(), route))
 
     async def failure(self, req: Request | None = None, route: Route = LLAMA) -> tuple[list[Event], ProviderError]:
-        events: list[Event] = []
-        with pytest.raises(ProviderError) as caught:
-            async for event in self.provider.stream(req or request(), route):
-                events.append(event)
-        return events, caught.value
+        return await events_until_failure(self.provider.stream(req or request(), route))
 
 
 @pytest.fixture
