@@ -45,6 +45,7 @@ from router.events import (
 )
 from router.plugins import AUTOLOAD_ENV
 from router.runtime import Runtime
+from tests.support.canonical import user
 from tests.support.live import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "switchyard-echo"
@@ -313,10 +314,6 @@ def echo(echo_target: Path) -> Iterator[ModuleType]:
         sys.path.remove(str(echo_target))
         for name in [name for name in sys.modules if name.split(".")[0] == "switchyard_echo"]:
             del sys.modules[name]
-
-
-def user(*blocks: Any) -> Message:
-    return Message("user", tuple(TextBlock(b) if isinstance(b, str) else b for b in blocks))
 
 
 def request(*messages: Message, thinking: Thinking | None = None) -> Request:

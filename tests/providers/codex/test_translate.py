@@ -66,6 +66,7 @@ from router.events import (
 )
 from router.route import Route
 from tests.providers.codex import streams
+from tests.support.canonical import assistant, canonical_request, user
 from tests.support.sse import checked
 
 CLAUDE_CODE = Path(__file__).parents[2] / "fixtures" / "claude-code"
@@ -246,16 +247,7 @@ def load(path: Path) -> Request:
 
 
 def request(*messages: Message, **fields: Any) -> Request:
-    fields.setdefault("max_tokens", 1000)
-    return Request(model="claude-opus-4-8", messages=messages or (user("hi"),), **fields)
-
-
-def user(*blocks: Any) -> Message:
-    return Message("user", tuple(TextBlock(b) if isinstance(b, str) else b for b in blocks))
-
-
-def assistant(*blocks: Any) -> Message:
-    return Message("assistant", tuple(TextBlock(b) if isinstance(b, str) else b for b in blocks))
+    return canonical_request("claude-opus-4-8", *messages, **fields)
 
 
 def body_of(req: Request, route: Route = ROUTE, **options: Any) -> dict[str, Any]:

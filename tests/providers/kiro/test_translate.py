@@ -46,6 +46,7 @@ from router.conversation import (
 )
 from router.errors import ContextTooLong
 from router.route import Route
+from tests.support.canonical import assistant, canonical_request, user
 
 CLAUDE_CODE = Path(__file__).parents[2] / "fixtures" / "claude-code"
 ROUTE = Route("kiro", "claude-sonnet-4-5")
@@ -187,16 +188,7 @@ def load(path: Path, session_id: str | None = "session-1") -> Request:
 
 
 def request(*messages: Message, **fields: Any) -> Request:
-    fields.setdefault("max_tokens", 1000)
-    return Request(model="claude-sonnet-4-5", messages=messages or (user("hi"),), **fields)
-
-
-def user(*blocks: Any) -> Message:
-    return Message("user", tuple(TextBlock(b) if isinstance(b, str) else b for b in blocks))
-
-
-def assistant(*blocks: Any) -> Message:
-    return Message("assistant", tuple(TextBlock(b) if isinstance(b, str) else b for b in blocks))
+    return canonical_request("claude-sonnet-4-5", *messages, **fields)
 
 
 def system(text: str) -> Message:

@@ -84,6 +84,7 @@ from router.events import (
 )
 from router.route import Route
 from tests.providers.openrouter import chunks
+from tests.support.canonical import assistant, canonical_request, user
 from tests.support.sse import checked
 
 CLAUDE_CODE = Path(__file__).parents[2] / "fixtures" / "claude-code"
@@ -230,16 +231,7 @@ def fixture_requests() -> list[Path]:
 
 
 def request(*messages: Message, **fields: Any) -> Request:
-    fields.setdefault("max_tokens", 1000)
-    return Request(model="claude-opus-4-8", messages=messages or (user("hi"),), **fields)
-
-
-def user(*blocks: Any) -> Message:
-    return Message("user", tuple(TextBlock(b) if isinstance(b, str) else b for b in blocks))
-
-
-def assistant(*blocks: Any) -> Message:
-    return Message("assistant", tuple(TextBlock(b) if isinstance(b, str) else b for b in blocks))
+    return canonical_request("claude-opus-4-8", *messages, **fields)
 
 
 def body_of(req: Request, route: Route = LLAMA, **options: Any) -> dict[str, Any]:
