@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.conversation import Tool
-from router.toolnames import MAX_LENGTH as MAX_NAME_LENGTH
+from router.toolnames import MAX_LENGTH, short_id
 from router.toolnames import NameTable as NameTable
 from router.toolnames import ToolNames as ToolNames
-from router.toolnames import short_id
 from router.toolnames import short_name as short_name
+
+MAX_NAME_LENGTH = MAX_LENGTH
+"""The longest tool name Kiro accepts."""
 
 DESCRIPTION_LIMIT = 10_000
 """Longest tool description sent in the spec (C2C/JWG `TOOL_DESCRIPTION_MAX_LENGTH`)."""

@@ -11,10 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from router.conversation import Tool, ToolChoice
-from router.toolnames import MAX_LENGTH as MAX_NAME
+from router.toolnames import MAX_LENGTH
 from router.toolnames import NameTable as NameTable
 from router.toolnames import ToolNames as ToolNames
 from router.toolnames import short_name as short_name
+
+MAX_NAME = MAX_LENGTH
+"""The longest function name chat completions accept."""
 
 
 def function_tool(tool: Tool, names: NameTable) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from router.config import (
     Config,
     RouteRule,
     ServerConfig,
-    build_settings,
     builtin_default,
     config_candidates,
     find_config,
@@ -29,7 +28,7 @@ from router.events import Event
 from router.provider import Provider
 from router.route import Route
 from router.rules import Rules
-from router.settings import InvalidField
+from router.settings import InvalidField, build_settings
 
 REPO = Path(__file__).resolve().parents[2]
 

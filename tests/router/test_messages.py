@@ -17,7 +17,7 @@ from router.events import (
     ThinkingStart,
 )
 from tests.conftest import Harness, body
-from tests.support.scripted import Sleep, text_reply, thinking_reply, tool_reply
+from tests.support.scripted import Sleep, Step, text_reply, thinking_reply, tool_reply
 from tests.support.sse import checked
 
 
@@ -135,7 +135,7 @@ async def test_failure_after_the_first_byte_becomes_an_error_event(harness: Harn
 
 
 async def test_a_stream_that_ends_early_is_an_error_never_a_silent_truncation(harness: Harness) -> None:
-    cut = [MessageStart("m"), TextStart(), TextDelta("cut")]
+    cut: list[Step] = [MessageStart("m"), TextStart(), TextDelta("cut")]
     harness.scripted.queue(cut, cut)
     events = checked((await harness.http.post("/v1/messages", json=body(stream=True))).text)
     assert events[-1][0] == "error" and "ended before it was complete" in events[-1][1]["error"]["message"]

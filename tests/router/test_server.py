@@ -15,7 +15,7 @@ from router.events import MessageStart, TextDelta, TextStart
 from router.runtime import Runtime
 from tests.conftest import CLASSES, body, make_config
 from tests.support.live import free_port, router_env, router_process, served, wait_ready
-from tests.support.scripted import ScriptedProvider, Sleep, text_reply
+from tests.support.scripted import ScriptedProvider, Sleep, Step, text_reply
 from tests.support.sse import checked
 
 
@@ -60,8 +60,8 @@ def test_client_disconnect_cancels_the_upstream_request() -> None:
 async def test_ctrl_c_lets_short_streams_finish_and_ends_long_ones_with_an_error_event() -> None:
     runtime = Runtime(make_config(shutdown_grace=0.5), CLASSES)
     provider = scripted(runtime)
-    long_script = [MessageStart("m"), TextStart(), TextDelta("a"), Sleep(60)]
-    short_script = [MessageStart("m"), Sleep(0.2), *text_reply("done")[1:]]
+    long_script: list[Step] = [MessageStart("m"), TextStart(), TextDelta("a"), Sleep(60)]
+    short_script: list[Step] = [MessageStart("m"), Sleep(0.2), *text_reply("done")[1:]]
     with served(runtime) as (url, server):
         async with httpx.AsyncClient(base_url=url, timeout=15) as client:
             provider.queue(long_script)

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -37,7 +38,7 @@ def claude_code_binary() -> Path:
     return binary
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("SWITCHYARD_REQUIRE_CLAUDE_CODE"):
         pytest.fail(reason)
     pytest.skip(reason)

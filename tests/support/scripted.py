@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from router import CredentialStatus, ModelInfo, Provider, hookimpl
-from router.errors import AuthError
-from router.provider import LoginOptions
 from router.conversation import Request, Signature, TextBlock, Usage
+from router.errors import AuthError
 from router.events import (
     BlockStop,
     Event,
@@ -29,6 +28,7 @@ from router.events import (
     ToolInputDelta,
     ToolUseStart,
 )
+from router.provider import LoginOptions
 from router.route import Route
 
 

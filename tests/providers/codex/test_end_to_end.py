@@ -95,7 +95,7 @@ def test_text_reply_with_cached_usage(deployment: Deployment) -> None:
 
 
 def test_tool_round_trip_keeps_reasoning_across_turns(deployment: Deployment) -> None:
-    ask = [{"role": "user", "content": "please run the marker command"}]
+    ask: list[Any] = [{"role": "user", "content": "please run the marker command"}]
     with deployment.sdk.messages.stream(model="claude-opus-4-8", max_tokens=32000, messages=ask,
                                         thinking={"type": "adaptive"},
                                         tools=[{"name": "Bash", "description": "Run a shell command",
@@ -108,11 +108,11 @@ def test_tool_round_trip_keeps_reasoning_across_turns(deployment: Deployment) ->
     thinking, call = first.content[0], first.content[1]
     assert thinking.type == "thinking" and "I should run the command." in thinking.thinking
     assert call.type == "tool_use" and call.name == "Bash" and call.id.startswith("toolu_")
-    assert call.input["command"] == "echo codex-e2e-$((6*7))"  # type: ignore[index]
+    assert call.input["command"] == "echo codex-e2e-$((6*7))"
 
-    history = [*ask, {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+    history: list[Any] = [*ask, {"role": "assistant", "content": [b.model_dump() for b in first.content]},
                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "codex-e2e-42\n"}]}]
-    second = deployment.sdk.messages.create(model="claude-opus-4-8", max_tokens=8000, messages=history,  # type: ignore[arg-type]
+    second = deployment.sdk.messages.create(model="claude-opus-4-8", max_tokens=8000, messages=history,
                                             thinking={"type": "adaptive"})
     assert second.content[-1].type == "text" and second.content[-1].text == "The command printed: codex-e2e-42"
     replayed = deployment.fake.requests[-1]["input"]

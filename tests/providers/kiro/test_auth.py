@@ -33,6 +33,7 @@ from providers.kiro.tokens import (
     parse_time,
 )
 from router.errors import AuthError, ProviderError, UpstreamUnavailable
+from router.secretfile import write_private_text
 
 NOW = 1_800_000_000.0
 SOCIAL_URL = "https://prod.us-east-1.auth.desktop.kiro.dev/refreshToken"
@@ -645,5 +646,5 @@ def test_no_temp_files_are_left_when_writing_fails(cache: Path, monkeypatch: pyt
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError):
-        tokens_module.write_private_text(path, "{}")
+        write_private_text(path, "{}")
     assert temp_files(cache) == []
