@@ -4,7 +4,9 @@
 each provider profiles two load shapes, so the per-request and per-event costs show apart:
 
 - request-dominated: the 150 KB Claude Code request, streaming, 10 events per reply;
-- event-dominated: the 2 KB request, streaming, 1000 events per reply.
+- event-dominated: the 2 KB request, streaming, 1000 events per reply;
+- paced: the 2 KB request, streaming, 200 events per reply sent one per write every 2 ms, so
+  every event costs a wake-up, a read and a write (`--shapes` picks among the three).
 
 Tools:
 
@@ -43,8 +45,12 @@ from bench.deploy import Fakes, Router, write_config, write_credentials
 from bench.run import RESULTS
 from bench.wire import PROVIDERS
 
-SHAPES: dict[str, tuple[str, int]] = {"request": ("large", 10), "event": ("small", 1000)}
-"""Load shape -> (body size, events per reply)."""
+SHAPES: dict[str, tuple[str, int, str]] = {
+    "request": ("large", 10, "burst"),
+    "event": ("small", 1000, "burst"),
+    "paced": ("small", 200, "paced"),
+}
+"""Load shape -> (body size, events per reply, how the fake sends them: all at once, or one write every 2 ms)."""
 
 PACKAGES = (
     ("providers/", "providers"), ("router/", "router (core)"), ("uvicorn", "uvicorn"), ("httptools", "uvicorn"),
@@ -98,7 +104,7 @@ def py_spy_available() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
-def profile_py_spy(providers: tuple[str, ...], seconds: float, concurrency: int, rate: int,
+def profile_py_spy(providers: tuple[str, ...], shapes: tuple[str, ...], seconds: float, concurrency: int, rate: int,
                    out: Path, stem: str, native: bool = False) -> list[str]:
     """Sample the router process with py-spy for each provider and shape; Markdown sections."""
     spy = py_spy_available()
@@ -111,8 +117,9 @@ def profile_py_spy(providers: tuple[str, ...], seconds: float, concurrency: int,
     sections: list[str] = []
     try:
         for provider in providers:
-            for shape, (size, events) in SHAPES.items():
-                fakes.configure("burst", events, 0.002)
+            for shape in shapes:
+                size, events, mode = SHAPES[shape]
+                fakes.configure(mode, events, 0.002)
                 body = bodies[(provider, size, True)]
                 request = http_request("/v1/messages?beta=true", f"127.0.0.1:{router.port}", body.data, body.headers)
                 warm = Cell("profile", "router", provider, size, True, 2, 10, 5.0, events=events)
@@ -137,7 +144,7 @@ def profile_py_spy(providers: tuple[str, ...], seconds: float, concurrency: int,
                 own, inclusive, packages, total = aggregate(collapsed)
                 done = measured.ok + measured.errors
                 sections += [
-                    f"### {provider}, {shape}-dominated ({size} body, {events} events per reply, c={concurrency})",
+                    f"### {provider}, {shape} ({size} body, {events} events per reply, {mode}, c={concurrency})",
                     "",
                     (f"{done} requests in {measured.wall_s:.1f} s ({measured.rps:.0f} req/s), router CPU "
                     f"{measured.router_cpu_per_req:.2f} ms/request (sampling on), {total} samples at {rate} Hz, "
@@ -198,14 +205,15 @@ async def _drive_in_process(provider: str, size: str, stream: bool, requests: in
     return pstats.Stats(profiler), elapsed
 
 
-def profile_cprofile(providers: tuple[str, ...], requests: int) -> list[str]:
+def profile_cprofile(providers: tuple[str, ...], shapes: tuple[str, ...], requests: int) -> list[str]:
     """cProfile of the app in-process (httpx.ASGITransport), per provider and shape; Markdown sections."""
     sections: list[str] = []
     fakes = Fakes.start()
     try:
         for provider in providers:
-            for shape, (size, events) in SHAPES.items():
-                fakes.configure("burst", events, 0.002)
+            for shape in shapes:
+                size, events, mode = SHAPES[shape]
+                fakes.configure(mode, events, 0.002)
                 tmp = Path(tempfile.mkdtemp(prefix="switchyard-cprofile-"))
                 stats, elapsed = asyncio.run(_drive_in_process(provider, size, True, requests, fakes.ports, tmp))
                 buffer = io.StringIO()
@@ -216,7 +224,7 @@ def profile_cprofile(providers: tuple[str, ...], requests: int) -> list[str]:
                 stats.stream = buffer  # type: ignore[attr-defined]
                 stats.sort_stats("cumulative").print_stats(30)
                 sections += [
-                    f"### cProfile: {provider}, {shape}-dominated ({size} body, {events} events, in-process)",
+                    f"### cProfile: {provider}, {shape} ({size} body, {events} events, {mode}, in-process)",
                     "", (f"{requests} requests in {elapsed:.2f} s with the profiler on "
                     f"({elapsed / requests * 1000:.2f} ms each; ncalls / {requests} = calls per request)."), "",
                     "```", _trim(own), "```", "", "```", _trim(buffer.getvalue()), "```", "",
@@ -237,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n")[0])
     parser.add_argument("--tool", choices=("py-spy", "cprofile", "both"), default="both")
     parser.add_argument("--providers", default=",".join(PROVIDERS))
+    parser.add_argument("--shapes", default=",".join(SHAPES), help="load shapes: " + ", ".join(SHAPES))
     parser.add_argument("--seconds", type=float, default=8.0, help="py-spy: seconds of load per profile")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
@@ -245,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     providers = tuple(p for p in args.providers.split(",") if p)
+    shapes = tuple(s for s in args.shapes.split(",") if s)
+    if unknown := [s for s in shapes if s not in SHAPES]:
+        parser.error(f"unknown shape {unknown[0]!r}; choose from {', '.join(SHAPES)}")
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "profile-" + datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
     sections: list[str] = [f"# Router hot-path profile, {stem.removeprefix('profile-')}", ""]
@@ -256,14 +268,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             try:
                 sections += ["## py-spy on `router serve` under load", ""]
-                sections += profile_py_spy(providers, args.seconds, args.concurrency, args.rate, args.out,
+                sections += profile_py_spy(providers, shapes, args.seconds, args.concurrency, args.rate, args.out,
                                            stem, native=args.native)
             except (RuntimeError, OSError) as exc:
                 print(f"py-spy could not profile the router ({exc}); using cProfile", file=sys.stderr)
                 tool = "cprofile"
     if tool in ("cprofile", "both"):
         sections += ["## cProfile in-process (httpx.ASGITransport, no uvicorn)", ""]
-        sections += profile_cprofile(providers, args.requests)
+        sections += profile_cprofile(providers, shapes, args.requests)
     path = args.out / f"{stem}.md"
     path.write_text("\n".join(sections))
     print(f"wrote {path}")

@@ -12,9 +12,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.request import getproxies
 
 import httpx
 
+from router import netio
 from router.config import Config
 from router.dispatch import Dispatcher
 from router.provider import CredentialStatus, Provider, ProviderContext
@@ -33,10 +35,16 @@ def state_dir() -> Path:
 
 
 def http_client() -> httpx.AsyncClient:
-    """The pooled client a provider gets: keep-alive, no overall read timeout (streams last hours)."""
+    """The pooled client a provider gets: keep-alive, no overall read timeout (streams last hours).
+
+    Its connections run on `router.netio` (cheap reads for streams paced one event per read),
+    except behind a proxy from the environment, which httpx's own transports handle.
+    """
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=60.0)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0),
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=60.0),
+        limits=limits,
+        transport=None if getproxies() else netio.transport(limits),
         headers={"user-agent": USER_AGENT},
         follow_redirects=False,
     )

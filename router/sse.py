@@ -30,6 +30,9 @@ HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 
+FLUSH_BYTES = 32 * 1024
+"""Pending SSE bytes that are written at once, even in the middle of a burst."""
+
 Outcome = Callable[[int, MessageStop | None], None]
 """Called once when the stream ends: the status to log (200, 499 client gone, or the error's) and the stop event."""
 
@@ -86,12 +89,14 @@ class EventStreamResponse:
 
         A provider turning one upstream read into many events hands them over without suspending,
         so a burst costs one socket write instead of one per event, while an event that arrives
-        alone is still written the moment it is encoded.
+        alone is still written the moment it is encoded. The first event (`message_start`) never
+        waits for the rest of its burst, and a burst is written in pieces of `FLUSH_BYTES`.
         """
         encode = self.encoder.encode
         debug = log.isEnabledFor(logging.DEBUG)
         stop: MessageStop | None = None
         pending = self.pending
+        size = 0  # bytes pending
         next_event = self.events.__anext__
         while True:
             step = cast(Coroutine[Any, Any, Event], next_event())  # an async generator's asend: send/throw
@@ -105,6 +110,7 @@ class EventStreamResponse:
                 if pending:
                     await self._write(send, b"".join(pending))
                     pending.clear()
+                    size = 0
                 try:
                     event = await _Resume(step, suspended)
                 except StopAsyncIteration:
@@ -117,6 +123,11 @@ class EventStreamResponse:
                 log.debug("event out %s", data)
             if data:
                 pending.append(data)
+                size += len(data)
+                if size >= FLUSH_BYTES or not self.sent:  # the first event, or a long burst, goes now
+                    await self._write(send, b"".join(pending))
+                    pending.clear()
+                    size = 0
         if pending:
             await self._write(send, b"".join(pending))
             pending.clear()

@@ -1,4 +1,4 @@
-"""How the streaming response writes: bursts coalesced into one write, lone events written at once."""
+"""How the streaming response writes: `message_start` at once, bursts coalesced, lone events written as they come."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from router.anthropic.encode import StreamEncoder
 from router.errors import Overloaded
 from router.events import Event, MessageStop
 from router.runtime import Lifecycle
-from router.sse import EventStreamResponse
+from router.sse import FLUSH_BYTES, EventStreamResponse
 from tests.support.scripted import Sleep, Step, text_reply
-from tests.support.sse import checked
+from tests.support.sse import checked, parse_sse
 
 
 async def play(steps: Sequence[Step]) -> AsyncIterator[Event]:
@@ -44,17 +44,28 @@ async def writes_of(steps: Sequence[Step]) -> list[bytes]:
     return bodies
 
 
-async def test_a_burst_of_events_is_one_write() -> None:
+async def test_message_start_goes_alone_then_the_rest_of_a_burst_is_one_write() -> None:
     bodies = await writes_of(text_reply(*[f"chunk{i} " for i in range(50)]))
-    assert len(bodies) == 1
-    assert checked(bodies[0].decode())[-1][0] == "message_stop"
+    assert len(bodies) == 2
+    assert [name for name, _ in parse_sse(bodies[0].decode())] == ["message_start"]
+    events = checked(b"".join(bodies).decode())
+    assert events[-1][0] == "message_stop" and len(events) == 55
+
+
+async def test_a_long_burst_is_written_in_pieces_of_bounded_size() -> None:
+    chunk = "x" * 1000
+    bodies = await writes_of(text_reply(*[chunk] * (3 * FLUSH_BYTES // 1000)))
+    assert len(bodies) >= 4
+    assert all(len(body) < FLUSH_BYTES + 2000 for body in bodies)
+    checked(b"".join(bodies).decode())
 
 
 async def test_events_that_arrive_apart_are_written_as_they_arrive() -> None:
     steps = text_reply("first", "second")
     bodies = await writes_of([*steps[:3], Sleep(0.01), *steps[3:]])  # a wait before "second"
-    assert len(bodies) == 2
-    assert b'"first"' in bodies[0] and b'"second"' not in bodies[0]
+    assert len(bodies) == 3
+    assert b"message_start" in bodies[0] and b'"first"' in bodies[1] and b'"second"' not in bodies[1]
+    assert b'"second"' in bodies[2]
     checked(b"".join(bodies).decode())
 
 
