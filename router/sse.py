@@ -65,9 +65,13 @@ class EventStreamResponse:
         loop = asyncio.get_running_loop()
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
         watcher = loop.create_task(self._watch(receive, send, asyncio.current_task()))
-        status, stop = 200, None
+        status, stop, ended = 200, None, False
         try:
             stop = await self._pump(send)
+            body = b"".join(self.pending)  # the last events and the end of the body: one write
+            self.pending.clear()
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            ended = True
         except asyncio.CancelledError:
             if self.stop_reason is None:
                 raise
@@ -80,7 +84,7 @@ class EventStreamResponse:
             with suppress(Exception):
                 await self.events.aclose()  # type: ignore[attr-defined]
             self.on_end(status, stop)
-        if self.stop_reason != "disconnect":
+        if not ended and self.stop_reason != "disconnect":
             with suppress(OSError):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -91,6 +95,7 @@ class EventStreamResponse:
         so a burst costs one socket write instead of one per event, while an event that arrives
         alone is still written the moment it is encoded. The first event (`message_start`) never
         waits for the rest of its burst, and a burst is written in pieces of `FLUSH_BYTES`.
+        What is still pending at the end is left for the caller to write with the body's end.
         """
         encode = self.encoder.encode
         debug = log.isEnabledFor(logging.DEBUG)
@@ -128,9 +133,6 @@ class EventStreamResponse:
                     await self._write(send, b"".join(pending))
                     pending.clear()
                     size = 0
-        if pending:
-            await self._write(send, b"".join(pending))
-            pending.clear()
         if not self.encoder.finished:
             raise UpstreamUnavailable("the upstream reply ended before it was complete")
         return stop

@@ -27,10 +27,15 @@ async def play(steps: Sequence[Step]) -> AsyncIterator[Event]:
 
 async def writes_of(steps: Sequence[Step]) -> list[bytes]:
     bodies: list[bytes] = []
+    ends: list[bytes] = []
 
     async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body" and message.get("more_body"):
-            bodies.append(message["body"])
+        if message["type"] == "http.response.body":
+            assert not ends, "nothing may be sent after the body's end"
+            if message["body"]:
+                bodies.append(message["body"])
+            if not message.get("more_body"):
+                ends.append(message["body"])
 
     async def receive() -> dict[str, Any]:
         await asyncio.sleep(3600)
@@ -40,7 +45,7 @@ async def writes_of(steps: Sequence[Step]) -> list[bytes]:
     response = EventStreamResponse(play(steps), StreamEncoder("claude-opus-4-8"), ping_interval=60,
                                    lifecycle=Lifecycle(1.0), on_end=lambda status, stop: ended.append((status, stop)))
     await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
-    assert len(ended) == 1
+    assert len(ended) == 1 and len(ends) == 1
     return bodies
 
 
@@ -50,6 +55,25 @@ async def test_message_start_goes_alone_then_the_rest_of_a_burst_is_one_write() 
     assert [name for name, _ in parse_sse(bodies[0].decode())] == ["message_start"]
     events = checked(b"".join(bodies).decode())
     assert events[-1][0] == "message_stop" and len(events) == 55
+
+
+async def test_the_last_events_go_out_with_the_end_of_the_body() -> None:
+    ends: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            ends.append(message["body"])
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    steps = text_reply("first", "second")
+    response = EventStreamResponse(play([*steps[:3], Sleep(0.01), *steps[3:]]), StreamEncoder("claude-opus-4-8"),
+                                   ping_interval=60, lifecycle=Lifecycle(1.0), on_end=lambda status, stop: None)
+    await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
+    assert len(ends) == 1 and ends[0].rstrip().endswith(b'{"type":"message_stop"}')
+    assert b'"second"' in ends[0]
 
 
 async def test_a_long_burst_is_written_in_pieces_of_bounded_size() -> None:
