@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from router.conversation import ServerTool, Tool, ToolChoice
+from router.memo import memo_by_json
 from router.toolnames import MAX_LENGTH as MAX_LENGTH
 from router.toolnames import NameTable as NameTable
 from router.toolnames import ToolNames as ToolNames
@@ -43,8 +44,12 @@ _WEB_LOCATION_KEYS = ("type", "city", "region", "country", "timezone")
 # -- schemas ------------------------------------------------------------------------------------
 
 
+@memo_by_json()
 def function_parameters(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A Claude `input_schema` reshaped into parameters Codex accepts for a non-strict function."""
+    """A Claude `input_schema` reshaped into parameters Codex accepts for a non-strict function.
+
+    Memoised, since the same tools come every turn: the result is shared and must not be changed.
+    """
     clean = clean_schema(schema) if isinstance(schema, Mapping) else {}
     return _object_at_top(clean)
 

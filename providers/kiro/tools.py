@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.conversation import Tool
+from router.memo import memo_by_json
 from router.toolnames import MAX_LENGTH, short_id
 from router.toolnames import NameTable as NameTable
 from router.toolnames import ToolNames as ToolNames
@@ -72,8 +73,12 @@ def _clean_value(value: Any) -> Any:
     return clean_schema(value) if isinstance(value, Mapping) else value
 
 
+@memo_by_json()
 def input_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The cleaned schema, always with an object at the top (Kiro wants object inputs)."""
+    """The cleaned schema, always with an object at the top (Kiro wants object inputs).
+
+    Memoised, since the same tools come every turn: the result is shared and must not be changed.
+    """
     clean = clean_schema(schema) if isinstance(schema, Mapping) else {}
     if clean.get("type") != "object":
         clean = {**clean, "type": "object"}
