@@ -8,7 +8,7 @@ stream. The pure halves live in their own modules, and the I/O shell only wires 
   the canonical request as the JSON body (history repaired so Kiro's validator accepts it,
   tool names shortened, thinking requested, size checked); `kiro_model_id(name)` maps
   Claude model names to Kiro's dotted ids. Helpers: `history.py`, `tools.py`, `models.py`.
-- `eventstream.EventStreamDecoder`: feed raw body chunks, get `Frame`s (botocore's parser).
+- `eventstream.EventStreamDecoder`: feed raw body chunks, get `Frame`s lazily (own parser).
 - `stream.ReplyState`: feed `Frame`s, get canonical events; `finish()` at end of body.
 - `failures.error_from_http(status, body, headers)`: a non-200 reply as a router error;
   `failures.refreshable_403(body)` says whether a 403 is worth one token refresh.

@@ -286,6 +286,9 @@ class KiroProvider(Provider):
         decoder = EventStreamDecoder()
         try:
             async for chunk in response.aiter_bytes():
+                # `feed` decodes lazily: each frame is translated and sent before the next is
+                # decoded (first byte sooner), and a chunk's frames are all taken before the
+                # next chunk is fed, as the decoder's contract asks.
                 for frame in decoder.feed(chunk):
                     for event in state.feed(frame):
                         yield event
