@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import aclosing
 
 from router.conversation import Request, drop_foreign_signatures
 from router.errors import ProviderError, UpstreamUnavailable
@@ -74,40 +74,53 @@ class Dispatcher:
 
 
 async def _first_event(provider: Provider, request: Request, route: Route) -> AsyncIterator[Event]:
-    stream = guarded(provider, provider.stream(request, route))
+    """The provider's reply once its first event is in: errors before it can still be retried or fall back."""
+    events = provider.stream(request, route)
     try:
-        first = await anext(stream)
+        first = await anext(events)
     except StopAsyncIteration:
         raise UpstreamUnavailable(f"{route.target} ended its reply before it began", provider=route.provider) from None
-    except BaseException:
-        await stream.aclose()
+    except ProviderError as exc:
+        await _close(events)
+        exc.provider = exc.provider or provider.name
         raise
-    return _prepend(first, stream)
+    except Exception as exc:
+        await _close(events)
+        raise _provider_bug(provider) from exc
+    except BaseException:
+        await _close(events)
+        raise
+    return guarded(provider, events, first)
 
 
-async def _prepend(first: Event, rest: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
-    async with aclosing(rest):
-        yield first
-        async for event in rest:
-            yield event
-
-
-async def guarded(provider: Provider, events: AsyncIterator[Event]) -> AsyncGenerator[Event, None]:
-    """Provider events, with any non-router exception (a provider bug) logged and made a `ProviderError`
-    (not retried: the same bug would strike again; a fallback route may still serve).
+async def guarded(provider: Provider, events: AsyncIterator[Event], first: Event) -> AsyncGenerator[Event, None]:
+    """`first`, then the rest of the provider's events, with any non-router exception (a provider bug)
+    logged and made a `ProviderError` (not retried: the same bug would strike again; a fallback
+    route may still serve). One generator layer for both, since every event passes through it.
 
     Closing this generator closes the provider's stream too, so an abandoned reply cancels its upstream.
     """
     try:
+        yield first
         async for event in events:
             yield event
     except ProviderError as exc:
         exc.provider = exc.provider or provider.name
         raise
     except Exception as exc:
-        log.exception("provider %s failed unexpectedly", provider.name)
-        raise ProviderError(f"provider '{provider.name}' failed: {type(exc).__name__}", provider=provider.name) from exc
+        raise _provider_bug(provider) from exc
     finally:
-        close = getattr(events, "aclose", None)
-        if close is not None:
-            await close()
+        await _close(events)
+
+
+def _provider_bug(provider: Provider) -> ProviderError:
+    """Called while handling a non-router exception from a provider: logged with its traceback."""
+    log.exception("provider %s failed unexpectedly", provider.name)
+    exc = sys.exc_info()[1]
+    return ProviderError(f"provider '{provider.name}' failed: {type(exc).__name__}", provider=provider.name)
+
+
+async def _close(events: AsyncIterator[Event]) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        await close()

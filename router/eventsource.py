@@ -24,10 +24,13 @@ async def read_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentE
     """Events from a byte stream, yielded as soon as each is complete."""
     buffer = b""
     async for chunk in chunks:
-        buffer += chunk
-        if b"\n\n" not in buffer and b"\r\n\r\n" not in buffer:
+        buffer = buffer + chunk if buffer else chunk
+        if b"\r" in buffer:
+            if b"\r\n\r\n" not in buffer and b"\n\n" not in buffer:
+                continue
+            buffer = buffer.replace(b"\r\n", b"\n")
+        elif b"\n\n" not in buffer:
             continue
-        buffer = buffer.replace(b"\r\n", b"\n")
         *complete, buffer = buffer.split(b"\n\n")
         for block in complete:
             event = parse_block(block)
@@ -40,6 +43,13 @@ async def read_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentE
 
 def parse_block(block: bytes) -> ServerSentEvent | None:
     """One event from the lines between two blank lines; None for comments and empty blocks."""
+    if b"\n" not in block:  # the common shapes first: `data: …`, and `event: …` + `data: …`
+        if block.startswith(b"data: "):
+            return ServerSentEvent("message", block[6:].decode("utf-8", "replace"))
+    elif block.startswith(b"event: "):
+        head, _, rest = block.partition(b"\n")
+        if rest.startswith(b"data: ") and b"\n" not in rest:
+            return ServerSentEvent(head[7:].decode("utf-8", "replace"), rest[6:].decode("utf-8", "replace"))
     name, data = "message", []
     for line in block.decode("utf-8", "replace").split("\n"):
         if not line or line.startswith(":"):

@@ -32,6 +32,17 @@ def json_body(document: Any) -> bytes:
     return bytes(memoryview(orjson.dumps(document)))
 
 
+def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """A streamed reply's body as it arrives, decompressed if the backend compressed it.
+
+    Without a content encoding the raw chunks are the body, and skipping httpx's decoder
+    layer saves a little on every read: one read is one event when a backend paces its stream.
+    """
+    if response.headers.get("content-encoding", "identity").strip().lower() in ("", "identity"):
+        return response.aiter_raw()
+    return response.aiter_bytes()
+
+
 @dataclass(frozen=True, slots=True)
 class NoSettings:
     """Settings of a provider that takes none: its YAML section must be empty."""

@@ -35,7 +35,16 @@ from router.conversation import Request
 from router.errors import AuthError, UpstreamTimeout, UpstreamUnavailable
 from router.events import Event
 from router.eventsource import read_events
-from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say, json_body
+from router.provider import (
+    CredentialStatus,
+    LoginOptions,
+    ModelInfo,
+    Provider,
+    ProviderContext,
+    Say,
+    body_chunks,
+    json_body,
+)
 from router.route import Route
 
 DEFAULT_BASE_URL = "https://chatgpt.com/backend-api/codex"
@@ -155,7 +164,7 @@ class CodexProvider(Provider):
 
     async def _read(self, response: httpx.Response, state: ReplyState) -> AsyncIterator[Event]:
         try:
-            async for message in read_events(response.aiter_bytes()):
+            async for message in read_events(body_chunks(response)):
                 if not message.data or message.data == "[DONE]":
                     continue
                 data = orjson.loads(message.data)

@@ -50,7 +50,7 @@ from providers.kiro.translate import (
 from router.conversation import Request
 from router.errors import AuthError, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from router.events import Event
-from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say
+from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say, body_chunks
 from router.route import Route
 from router.settings import check_field
 
@@ -285,7 +285,7 @@ class KiroProvider(Provider):
     async def _read(self, response: httpx.Response, state: ReplyState) -> AsyncIterator[Event]:
         decoder = EventStreamDecoder()
         try:
-            async for chunk in response.aiter_bytes():
+            async for chunk in body_chunks(response):
                 # `feed` decodes lazily: each frame is translated and sent before the next is
                 # decoded (first byte sooner), and a chunk's frames are all taken before the
                 # next chunk is fed, as the decoder's contract asks.

@@ -39,7 +39,7 @@ from router.conversation import Request
 from router.errors import AuthError, UpstreamTimeout, UpstreamUnavailable
 from router.events import Event
 from router.eventsource import read_events
-from router.provider import CredentialStatus, ModelInfo, Provider, ProviderContext, json_body
+from router.provider import CredentialStatus, ModelInfo, Provider, ProviderContext, body_chunks, json_body
 from router.route import Route
 from router.settings import check_field
 
@@ -171,7 +171,7 @@ class OpenRouterProvider(Provider):
         instead of being dropped (a new TLS handshake on every turn otherwise).
         """
         try:
-            async for message in read_events(response.aiter_bytes()):
+            async for message in read_events(body_chunks(response)):
                 if not message.data or message.data == "[DONE]":
                     continue
                 data = orjson.loads(message.data)

@@ -34,6 +34,14 @@ async def test_events_split_across_and_within_chunks() -> None:
     (b"data: no trailing blank line", [ServerSentEvent("message", "no trailing blank line")]),
     (b"data:tight\n\n", [ServerSentEvent("message", "tight")]),
     (b"event: only-a-name\n\n", []),
+    (b"event: x\ndata: one\ndata: two\n\n", [ServerSentEvent("x", "one\ntwo")]),
+    (b"event: x\ndata: y\nid: 7\n\n", [ServerSentEvent("x", "y")]),
+    (b"event: x\n: note\n\n", []),
+    (b"data:  two spaces\n\n", [ServerSentEvent("message", " two spaces")]),
+    (b"event:tight\ndata: y\n\n", [ServerSentEvent("tight", "y")]),
+    (b"data: \n\n", [ServerSentEvent("message", "")]),
+    (b"data: a\r\n\r\ndata: b\n\n", [ServerSentEvent("message", "a"), ServerSentEvent("message", "b")]),
+    ("data: caf\u00e9 \u2713\n\n".encode(), [ServerSentEvent("message", "caf\u00e9 \u2713")]),
 ])
 async def test_event_edge_cases(raw: bytes, expected: list[ServerSentEvent]) -> None:
     assert await events(raw) == expected
