@@ -41,6 +41,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="which experiments to run (default matrix,events,hold)")
     parser.add_argument("--paced-interval", type=float, help="seconds between events in paced mode (default 0.002)")
     parser.add_argument("--hold-streams", type=int, help="concurrent streams held open for RSS (default 128)")
+    parser.add_argument("--no-relay", action="store_true", help="skip the bare relay's cells in the events experiment")
     parser.add_argument("--soak", action="store_true", help="also run the soak: many paced streams for minutes")
     parser.add_argument("--soak-streams", type=int, help="concurrent streams in the soak (default 128)")
     parser.add_argument("--soak-minutes", type=float, help="soak length per provider (default 0.5; documented run: 10)")
@@ -63,6 +64,8 @@ def profile_from(args: argparse.Namespace) -> Profile:
     profile = dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v is not None})
     if args.soak:
         profile = dataclasses.replace(profile, soak=True)
+    if args.no_relay:
+        profile = dataclasses.replace(profile, relay=False)
     return profile
 
 

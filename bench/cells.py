@@ -25,7 +25,7 @@ from bench import load
 from bench.deploy import Fakes, Router
 from bench.measure import CpuSnapshot, RssSampler, peak_mb, percentile, reset_peak, rss_mb
 
-Target = Literal["router", "baseline"]
+Target = Literal["router", "baseline", "relay"]
 _STATUS = re.compile(r" status=(\d+) ")
 
 

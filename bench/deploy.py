@@ -1,4 +1,4 @@
-"""Everything the benchmark starts: the fake upstreams, and `router serve` in front of them.
+"""Everything the benchmark starts: the fake upstreams, `router serve` in front of them, and the bare relay.
 
 The router runs exactly as a user runs it, as its own process (`router serve --config C --port P`),
 with a generated config pointing every provider's base URL at its fake and fake credentials in a
@@ -203,6 +203,17 @@ class Router:
         script = Path(sys.executable).with_name("router")
         command = ([str(script)] if script.exists() else [sys.executable, "-m", "router"])
         command += ["serve", "--config", str(config), "--port", str(port)]
+        return cls._launch(command, port, home, log_path)
+
+    @classmethod
+    def start_relay(cls, home: Path, log_path: Path) -> Router:
+        """The bare relay (`bench.relay`), run and measured the same way as the router."""
+        port = free_port()
+        return cls._launch([sys.executable, "-m", "bench.relay", "--port", str(port)], port, home, log_path,
+                           cwd=Path(__file__).resolve().parent.parent)
+
+    @classmethod
+    def _launch(cls, command: list[str], port: int, home: Path, log_path: Path, cwd: Path | None = None) -> Router:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENROUTER_", "KIRO_", "CODEX_"))}
         env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / "config"), XDG_STATE_HOME=str(home / "state"),
                    XDG_DATA_HOME=str(home / "data"), OPENROUTER_API_KEY=(home / "creds" / "openrouter.key")
@@ -212,7 +223,7 @@ class Router:
         log_file = log_path.open("wb")
         started = time.perf_counter()
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-                                   env=env, cwd=home)
+                                   env=env, cwd=cwd or home)
         router = cls(process, port, log_path, log_file, command=command)
         router.wait_ready()
         router.started_in = time.perf_counter() - started

@@ -5,8 +5,9 @@ each provider profiles two load shapes, so the per-request and per-event costs s
 
 - request-dominated: the 150 KB Claude Code request, streaming, 10 events per reply;
 - event-dominated: the 2 KB request, streaming, 1000 events per reply;
-- paced: the 2 KB request, streaming, 200 events per reply sent one per write every 2 ms, so
-  every event costs a wake-up, a read and a write (`--shapes` picks among the three).
+- paced: the 2 KB request, streaming, 200 events per reply sent one per write every 2 ms
+  (`--paced-interval`), so every event costs a wake-up, a read and a write (`--shapes` picks
+  among the three).
 
 Tools:
 
@@ -105,7 +106,7 @@ def py_spy_available() -> str | None:
 
 
 def profile_py_spy(providers: tuple[str, ...], shapes: tuple[str, ...], seconds: float, concurrency: int, rate: int,
-                   out: Path, stem: str, native: bool = False) -> list[str]:
+                   out: Path, stem: str, native: bool = False, interval: float = 0.002) -> list[str]:
     """Sample the router process with py-spy for each provider and shape; Markdown sections."""
     spy = py_spy_available()
     assert spy is not None
@@ -119,7 +120,7 @@ def profile_py_spy(providers: tuple[str, ...], shapes: tuple[str, ...], seconds:
         for provider in providers:
             for shape in shapes:
                 size, events, mode = SHAPES[shape]
-                fakes.configure(mode, events, 0.002)
+                fakes.configure(mode, events, interval)
                 body = bodies[(provider, size, True)]
                 request = http_request("/v1/messages?beta=true", f"127.0.0.1:{router.port}", body.data, body.headers)
                 warm = Cell("profile", "router", provider, size, True, 2, 10, 5.0, events=events)
@@ -246,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tool", choices=("py-spy", "cprofile", "both"), default="both")
     parser.add_argument("--providers", default=",".join(PROVIDERS))
     parser.add_argument("--shapes", default=",".join(SHAPES), help="load shapes: " + ", ".join(SHAPES))
+    parser.add_argument("--paced-interval", type=float, default=0.002, help="py-spy: seconds between paced events")
     parser.add_argument("--seconds", type=float, default=8.0, help="py-spy: seconds of load per profile")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
@@ -269,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 sections += ["## py-spy on `router serve` under load", ""]
                 sections += profile_py_spy(providers, shapes, args.seconds, args.concurrency, args.rate, args.out,
-                                           stem, native=args.native)
+                                           stem, native=args.native, interval=args.paced_interval)
             except (RuntimeError, OSError) as exc:
                 print(f"py-spy could not profile the router ({exc}); using cProfile", file=sys.stderr)
                 tool = "cprofile"

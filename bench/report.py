@@ -91,10 +91,11 @@ def matrix_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def event_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+def event_rows(data: dict[str, Any], target: str = "router") -> list[dict[str, Any]]:
     """CPU per streamed event (slope) and per request (intercept), per provider x size x mode."""
     rows = []
-    for (provider, size, mode), cells in _group(_select(data, "events"), ("provider", "size", "mode")).items():
+    cells_of = _select(data, "events", target=target)
+    for (provider, size, mode), cells in _group(cells_of, ("provider", "size", "mode")).items():
         by_repeat = _group(cells, ("repeat",))
         slopes, intercepts, lo_cpu, hi_cpu, events = [], [], [], [], (0, 0)
         for pair in by_repeat.values():
@@ -189,10 +190,13 @@ def evaluate(data: dict[str, Any]) -> list[dict[str, Any]]:
             row = _find(events, provider=provider, size=size, mode="burst")
             add(key, f"CPU/request, {size} (events taken out)", provider,
                 row["ms_per_request"] if row else math.nan, TARGETS[key])
+    relay = event_rows(data, "relay")
     for provider in providers:
         for mode, key in (("burst", "cpu_event_burst_us"), ("paced", "cpu_event_paced_us")):
             row = _find(events, provider=provider, size="small", mode=mode)
-            add(key, f"CPU/event, {mode}", provider, row["us_per_event"] if row else math.nan, TARGETS[key])
+            bare = _find(relay, provider=provider, size="small", mode=mode)
+            add(key, f"CPU/event, {mode}", provider, row["us_per_event"] if row else math.nan, TARGETS[key],
+                note=f"bare relay {bare['us_per_event']:.1f} µs" if bare else "")
     matrix = matrix_rows(data)
     for provider in providers:
         for size, key in (("small", "added_ttfb_c1_small_ms"), ("large", "added_ttfb_c1_large_ms")):
@@ -283,12 +287,16 @@ def matrix_table(data: dict[str, Any], provider: str) -> str:
 
 def events_table(data: dict[str, Any]) -> str:
     rows = []
+    relay = event_rows(data, "relay")
     for r in event_rows(data):
+        bare = _find(relay, provider=r["provider"], size=r["size"], mode=r["mode"])
         rows.append([r["provider"], r["size"], r["mode"], f"{r['events_lo']} / {r['events_hi']}",
                      f"{_f(r['cpu_lo_ms'])} / {_f(r['cpu_hi_ms'])}", _f(r["us_per_event"], 1),
-                     _f(r["ms_per_request"]), _f(r["fake_us_per_event"], 2), str(r["errors"])])
+                     _f(r["ms_per_request"]),
+                     f"{_f(bare['us_per_event'], 1)} / {_f(bare['ms_per_request'])}" if bare else "–",
+                     _f(r["fake_us_per_event"], 2), str(r["errors"] + (bare["errors"] if bare else 0))])
     return _table(["provider", "body", "mode", "events lo / hi", "router CPU ms/req lo / hi", "µs/event",
-                   "ms/request (events out)", "fake µs/event", "errors"], rows)
+                   "ms/request (events out)", "bare relay µs/event / ms/request", "fake µs/event", "errors"], rows)
 
 
 def memory_table(data: dict[str, Any], experiment: str) -> str:

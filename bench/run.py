@@ -7,7 +7,8 @@ Experiments (each cell bounded by a request count and a time limit, whichever co
   router sent it) as the zero-overhead baseline, interleaved cell by cell;
 - events: streaming at one concurrency with a short and a long reply (`events_lo`,
   `events_hi` text deltas), burst and paced: the difference gives the router's CPU per
-  streamed event, the short reply less its events the CPU per request;
+  streamed event, the short reply less its events the CPU per request; the same small-body
+  cells also go through the bare relay (`bench.relay`), the comparison point;
 - hold: `hold_streams` concurrent paced streams of the large request, for RSS with many
   streams open;
 - soak (only with `--soak`): `soak_streams` paced streams for `soak_minutes`, RSS sampled
@@ -61,6 +62,7 @@ class Profile:
     hold_streams: int = 128
     hold_events: int = 150
     hold_interval: float = 0.02
+    relay: bool = True
     soak: bool = False
     soak_streams: int = 128
     soak_minutes: float = 0.5
@@ -109,11 +111,14 @@ class Bench:
         except BaseException:
             self.fakes.stop()
             raise
+        self.relay: Router | None = None
         self.mode: tuple[str, int, float] | None = None
         self.memory: dict[str, Any] = {}
         self.exits: list[str] = []
 
     def close(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
         self.router.stop()
         self.exits.append(self.router.exit_note)
         self.fakes.stop()
@@ -152,6 +157,12 @@ class Bench:
             expect = "event: message_stop" if cell.stream else '"stop_reason":"end_turn"'
             measured = run_cell(cell, request, self.router.port, self.router, self.fakes, expect=expect,
                                 reject="event: error", timeout=timeout, sample_period=sample_period)
+        elif cell.target == "relay":
+            if self.relay is None:
+                self.relay = Router.start_relay(self.tmp, self.tmp / "relay.log")
+            measured = run_cell(cell, self.upstream[(cell.provider, cell.size)], self.relay.port, self.relay,
+                                self.fakes, expect=END_MARKERS[cell.provider].decode(), reject="", timeout=timeout,
+                                sample_period=sample_period)
         else:
             request = self.upstream[(cell.provider, cell.size)]
             measured = run_cell(cell, request, self.fakes.ports[cell.provider], self.router, self.fakes,
@@ -198,6 +209,14 @@ def _events(bench: Bench, p: Profile) -> Iterable[Measured]:
             for events in (p.events_lo, p.paced_hi):
                 yield bench.cell(Cell("events", "router", provider, "small", True, p.events_concurrency,
                                       p.paced_requests, p.seconds * 2, "paced", events, p.paced_interval, repeat))
+            if p.relay:  # the same small-body cells through the bare relay, for comparison
+                for events in (p.events_lo, p.events_hi):
+                    yield bench.cell(Cell("events", "relay", provider, "small", True, p.events_concurrency,
+                                          p.events_requests, p.seconds, "burst", events, p.paced_interval, repeat))
+                for events in (p.events_lo, p.paced_hi):
+                    yield bench.cell(Cell("events", "relay", provider, "small", True, p.events_concurrency,
+                                          p.paced_requests, p.seconds * 2, "paced", events, p.paced_interval,
+                                          repeat))
 
 
 def _hold(bench: Bench, p: Profile) -> Iterable[Measured]:
