@@ -131,10 +131,10 @@ def _fake_slope(by_repeat: dict[tuple[Any, ...], Cells]) -> float:
     return median(slopes)
 
 
-def memory_rows(data: dict[str, Any], experiment: str) -> list[dict[str, Any]]:
+def memory_rows(data: dict[str, Any], experiment: str, target: str = "router") -> list[dict[str, Any]]:
     """Hold or soak cells: RSS before, with the streams open, peak, after; per stream; growth."""
     rows = []
-    for cell in _select(data, experiment):
+    for cell in _select(data, experiment, target=target):
         spec, samples = cell["cell"], cell.get("rss_samples") or []
         wall = cell["wall_s"] or (samples[-1][0] if samples else 0.0)
         middle = [rss for t, rss in samples if 0.25 * wall <= t <= 0.75 * wall] or [rss for _, rss in samples]
@@ -218,6 +218,9 @@ def evaluate(data: dict[str, Any]) -> list[dict[str, Any]]:
                     f"({request_us:.1f} µs/event)")
         else:
             request_us, note = 0.0, "the request's own CPU included (no events experiment in this run)"
+        bare = _find(memory_rows(data, "soak", "relay"), provider=row["provider"])
+        if bare:
+            note += f"; bare relay {bare['us_per_event']:.1f} µs/event, request included"
         add("cpu_event_paced_us", f"CPU/event, soak: {row['streams']} streams, one event per "
             f"{row['interval'] * 1000:g} ms", row["provider"], row["us_per_event"] - request_us,
             TARGETS["cpu_event_paced_us"], note=note)

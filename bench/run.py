@@ -239,6 +239,10 @@ def _soak(bench: Bench, p: Profile) -> Iterable[Measured]:
         yield bench.cell(cell, timeout=seconds * 3 + 60, sample_period=max(0.25, seconds / 400))
         time.sleep(2.0)
         bench.memory.setdefault("after_soak", {})[provider] = rss_mb(bench.router.pid)
+        if p.relay:  # the same streams through the bare relay: its CPU per event in the same conditions
+            bench.say(f"  soak: the same through the bare relay on {provider}")
+            yield bench.cell(dataclasses.replace(cell, target="relay"), timeout=seconds * 3 + 60,
+                             sample_period=max(0.25, seconds / 400))
 
 
 EXPERIMENTS: dict[str, Callable[[Bench, Profile], Iterable[Measured]]] = {
