@@ -144,15 +144,16 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                     raise httpcore.ReadTimeout(f"no data from the upstream in {timeout} s")
         return protocol.take(max_bytes)
 
-    async def _wait(self, timeout: float | None) -> bool:
-        """Park until the protocol has news; False when `timeout` passed first."""
+    async def _wait(self, timeout: float | None, slot: str = "reader") -> bool:
+        """Park on one future in the protocol's `slot` ("reader" or "drainer") until it has news;
+        False when `timeout` passed first."""
         waiter: asyncio.Future[bool] = self._loop.create_future()
-        self._protocol.reader = waiter
+        setattr(self._protocol, slot, waiter)
         timer = self._loop.call_later(timeout, _expire, waiter) if timeout is not None else None
         try:
             return await waiter
         finally:
-            self._protocol.reader = None
+            setattr(self._protocol, slot, None)
             if timer is not None:
                 timer.cancel()
 
@@ -166,16 +167,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         while protocol.writing_paused:
             if protocol.eof:
                 raise httpcore.WriteError(str(protocol.error or "the connection closed while writing"))
-            waiter: asyncio.Future[bool] = self._loop.create_future()
-            protocol.drainer = waiter
-            timer = self._loop.call_later(timeout, _expire, waiter) if timeout is not None else None
-            try:
-                if not await waiter:
-                    raise httpcore.WriteTimeout(f"the upstream took no data for {timeout} s")
-            finally:
-                protocol.drainer = None
-                if timer is not None:
-                    timer.cancel()
+            if not await self._wait(timeout, "drainer"):
+                raise httpcore.WriteTimeout(f"the upstream took no data for {timeout} s")
 
     async def aclose(self) -> None:
         if not self._transport.is_closing():
