@@ -28,6 +28,8 @@ from typing import Any
 import httpcore
 import httpx
 
+from router import http1
+
 HIGH_WATER = 1 << 20
 """Stop reading from the socket when this much is buffered and unread (a slow consumer)."""
 LOW_WATER = 1 << 18
@@ -308,13 +310,13 @@ def _interleave(infos: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 def transport(limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport (its request/response and error mapping), with a pool on `AsyncioBackend`.
+    """httpx's own transport (its request/response and error mapping), with our pool on `AsyncioBackend`.
 
     httpx builds its connection pool without a way to pass a network backend, so the pool is
-    built again here with the same settings, through httpcore's public constructor.
+    built again here with the same settings: httpcore's pool, opening `router.http1` connections.
     """
     result = httpx.AsyncHTTPTransport(limits=limits)
-    result._pool = httpcore.AsyncConnectionPool(
+    result._pool = http1.Pool(
         ssl_context=ssl_context or httpx.create_ssl_context(),
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,

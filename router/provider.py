@@ -12,11 +12,12 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 import orjson
 
+from router import http1
 from router.conversation import Request
 from router.events import Event
 from router.route import Route
@@ -37,8 +38,13 @@ def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
 
     Without a content encoding the raw chunks are the body, and skipping httpx's decoder
     layer saves a little on every read: one read is one event when a backend paces its stream.
+    On the router's own connections (`router.http1`) the chunks come straight from the
+    connection, past httpx's and the pool's stream wrappers, four fewer generators per read.
     """
     if response.headers.get("content-encoding", "identity").strip().lower() in ("", "identity"):
+        body = response.extensions.get(http1.BODY)
+        if body is not None and not response.is_stream_consumed:
+            return cast(AsyncIterator[bytes], body.chunks(response.request))
         return response.aiter_raw()
     return response.aiter_bytes()
 
