@@ -30,6 +30,10 @@ HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 
+SERVER_SEND = "router.server_send"
+"""Scope key of the server's own `send`, when the app keeps it (`router.app.App`): body messages
+go there directly, past the middleware wrappers that only watch for the response's start."""
+
 FLUSH_BYTES = 32 * 1024
 """Pending SSE bytes that are written at once, even in the middle of a burst."""
 
@@ -64,6 +68,7 @@ class EventStreamResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+        send = scope.get(SERVER_SEND, send)
         watcher = loop.create_task(self._watch(receive, send, asyncio.current_task()))
         status, stop, ended = 200, None, False
         try:

@@ -6,11 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from router.anthropic.encode import StreamEncoder
+from router.app import App
 from router.errors import Overloaded
 from router.events import Event, MessageStop
 from router.runtime import Lifecycle
-from router.sse import FLUSH_BYTES, EventStreamResponse
+from router.sse import FLUSH_BYTES, SERVER_SEND, EventStreamResponse
 from tests.support.scripted import Sleep, Step, text_reply
 from tests.support.sse import checked, parse_sse
 
@@ -98,3 +103,51 @@ async def test_pending_events_are_written_before_the_error_event() -> None:
     bodies = await writes_of([*steps[:3], Overloaded("gone")])
     events = checked(b"".join(bodies).decode())
     assert [name for name, _ in events] == ["message_start", "content_block_start", "content_block_delta", "error"]
+
+
+async def test_body_messages_go_to_the_servers_own_send_when_the_app_keeps_it() -> None:
+    wrapped: list[dict[str, Any]] = []
+    server: list[dict[str, Any]] = []
+
+    async def middleware_send(message: dict[str, Any]) -> None:
+        wrapped.append(message)
+
+    async def server_send(message: dict[str, Any]) -> None:
+        server.append(message)
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    response = EventStreamResponse(play(text_reply("a", "b")), StreamEncoder("claude-opus-4-8"), ping_interval=60,
+                                   lifecycle=Lifecycle(1.0), on_end=lambda status, stop: None)
+    scope = {"type": "http", SERVER_SEND: server_send}
+    await response(scope, receive, middleware_send)  # type: ignore[arg-type]
+    assert [m["type"] for m in wrapped] == ["http.response.start"]  # the middleware learns the response started
+    assert server and all(m["type"] == "http.response.body" for m in server)
+    assert not server[-1]["more_body"]
+    checked(b"".join(m["body"] for m in server).decode())
+
+
+def test_the_app_puts_the_servers_send_in_the_scope_past_starlettes_wrappers() -> None:
+    seen: list[Any] = []
+
+    async def endpoint(request: Request) -> Response:
+        seen.append(request.scope.get(SERVER_SEND))
+        return Response("ok")
+
+    async def server_send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    app = App(routes=[Route("/", endpoint)])
+    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "root_path": "", "scheme": "http",
+             "query_string": b"", "headers": [], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+             "http_version": "1.1", "asgi": {"version": "3.0"}}
+    asyncio.run(app(scope, receive, server_send))  # type: ignore[arg-type]
+    assert seen == [server_send]
+    assert sent[0]["status"] == 200
