@@ -148,16 +148,20 @@ class ReplyState:
         self.model: str | None = None
 
     def feed(self, chunk: Mapping[str, Any]) -> list[Event]:
-        """The canonical events one chunk yields (often none); raises on an error chunk."""
+        """The canonical events one chunk yields (often none); raises on an error chunk.
+
+        Chunks come from `orjson.loads`, so JSON objects are checked with `isinstance(x, dict)`:
+        a check against `Mapping` runs the ABC machinery in Python, several times per event.
+        """
         error = chunk.get("error")
-        if isinstance(error, Mapping):
+        if isinstance(error, dict):
             raise error_from_stream(error, model=self.route.model)
         out = self._start(chunk)
         if chunk.get("usage") is not None:
             self.usage, self.cost = usage_from(chunk["usage"])
         choices = chunk.get("choices")
         for choice in choices[:1] if isinstance(choices, list) else ():
-            if isinstance(choice, Mapping) and self.finish_reason is None:
+            if isinstance(choice, dict) and self.finish_reason is None:
                 self._choice(choice)
         return out + self._drain()
 
@@ -207,7 +211,7 @@ class ReplyState:
 
     def _choice(self, choice: Mapping[str, Any]) -> None:
         delta = choice.get("delta")
-        delta = delta if isinstance(delta, Mapping) else {}
+        delta = delta if isinstance(delta, dict) else {}
         details = delta.get("reasoning_details")
         self._reasoning(delta.get("reasoning"), details if isinstance(details, list) else [])
         for key in ("content", "refusal"):
@@ -217,14 +221,14 @@ class ReplyState:
                 self._text(text)
         calls = delta.get("tool_calls")
         for raw in calls if isinstance(calls, list) else ():
-            if isinstance(raw, Mapping):
+            if isinstance(raw, dict):
                 self._call(raw)
         reason = choice.get("finish_reason")
         if isinstance(reason, str) and reason:
             self._finish(reason)
 
     def _reasoning(self, text: Any, details: list[Any]) -> None:
-        fragments = [item for item in details if isinstance(item, Mapping)]
+        fragments = [item for item in details if isinstance(item, dict)]
         if not isinstance(text, str) or not text:
             text = "".join(_detail_text(item) for item in fragments)
         if not text and not fragments:
@@ -254,7 +258,7 @@ class ReplyState:
             segment.call_id = call_id
             self.call_ids[call_id] = index
         function = raw.get("function")
-        function = function if isinstance(function, Mapping) else {}
+        function = function if isinstance(function, dict) else {}
         name, arguments = function.get("name"), function.get("arguments")
         if isinstance(name, str) and name and not segment.name:
             segment.name = name
