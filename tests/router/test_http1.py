@@ -22,9 +22,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
+import httpcore
 import httpx
 import pytest
 import uvloop
+from httpcore._async.connection_pool import AsyncPoolRequest
 
 from router import http1, netio, provider
 
@@ -980,3 +982,99 @@ def test_ambiguous_framing_and_impossible_statuses_are_refused(name: str) -> Non
             assert server.connections == 2  # the refused reply's connection is not used again
 
     run(uvloop.new_event_loop, scenario)
+
+
+# -- the pool's assignment ---------------------------------------------------------------------------
+
+
+class StubConnection(httpcore.AsyncConnectionInterface):
+    """A connection in a given state, counting how often the pool asks about it."""
+
+    calls = 0
+
+    def __init__(self, name: str, origin: httpcore.Origin, state: str = "idle", expired: bool = False) -> None:
+        self.name, self.origin, self.state, self.expired = name, origin, state, expired
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        StubConnection.calls += 1
+        return origin == self.origin
+
+    def is_available(self) -> bool:
+        StubConnection.calls += 1
+        return self.state == "idle"
+
+    def has_expired(self) -> bool:
+        StubConnection.calls += 1
+        return self.expired
+
+    def is_idle(self) -> bool:
+        StubConnection.calls += 1
+        return self.state == "idle"
+
+    def is_closed(self) -> bool:
+        StubConnection.calls += 1
+        return self.state == "closed"
+
+
+ORIGINS = [httpcore.Origin(b"https", b"a.test", 443), httpcore.Origin(b"https", b"b.test", 443)]
+
+
+def stub_pool(pool: httpcore.AsyncConnectionPool, rng: random.Random) -> list[Any]:
+    """`pool` filled from `rng` with stub connections and requests; returns the requests."""
+    made = 0
+
+    def create(origin: httpcore.Origin) -> StubConnection:
+        nonlocal made
+        made += 1
+        return StubConnection(f"new{made}", origin, "new")
+
+    pool.create_connection = create  # type: ignore[method-assign]
+    for index in range(rng.randint(0, 12)):
+        state = rng.choice(["idle", "idle", "active", "new", "closed"])
+        pool._connections.append(StubConnection(f"c{index}", rng.choice(ORIGINS), state, rng.random() < 0.15))
+    requests = []
+    for _ in range(rng.randint(0, 5)):
+        origin = rng.choice(ORIGINS)
+        request = AsyncPoolRequest(httpcore.Request("GET", f"https://{origin.host.decode()}/"))
+        if rng.random() < 0.3 and pool._connections:
+            request.connection = rng.choice(pool._connections)  # already served
+        requests.append(request)
+    pool._requests.extend(requests)
+    return requests
+
+
+def test_the_pool_assigns_connections_by_httpcore_rules_in_one_pass() -> None:
+    async def scenario() -> None:
+        for seed in range(400):
+            rng = random.Random(seed)
+            limits = {"max_connections": rng.randint(1, 10), "max_keepalive_connections": rng.randint(0, 8)}
+            ours = http1.Pool(None, keepalive_expiry=None, network_backend=netio.AsyncioBackend(), **limits)
+            reference = httpcore.AsyncConnectionPool(**limits)
+            outcomes = []
+            for pool, method in ((ours, ours._assign_requests_to_connections),
+                                 (reference, functools.partial(httpcore.AsyncConnectionPool._assign_requests_to_connections,
+                                                               reference))):
+                requests = stub_pool(pool, random.Random(seed))
+                closing = method()
+                outcomes.append((
+                    [c.name for c in closing],  # type: ignore[attr-defined]
+                    [c.name for c in pool._connections],  # type: ignore[attr-defined]
+                    [getattr(r.connection, "name", None) for r in requests],
+                ))
+            assert outcomes[0] == outcomes[1], f"seed {seed}"
+
+    asyncio.run(scenario())
+
+
+def test_assigning_a_request_asks_each_pooled_connection_a_bounded_number_of_questions() -> None:
+    async def scenario() -> None:
+        origin = ORIGINS[0]
+        pool = http1.Pool(None, 256, 64, None, netio.AsyncioBackend())
+        pool._connections.extend(StubConnection(f"c{i}", origin) for i in range(64))
+        pool._requests.append(AsyncPoolRequest(httpcore.Request("GET", "https://a.test/")))
+        StubConnection.calls = 0
+        pool._assign_requests_to_connections()
+        assert StubConnection.calls <= 5 * 64  # httpcore's own version: over 64 * 64
+        assert pool._requests[0].connection is pool._connections[0]
+
+    asyncio.run(scenario())
