@@ -31,6 +31,7 @@ import gzip
 import io
 import os
 import pstats
+import sysconfig
 import shutil
 import subprocess
 import sys
@@ -236,10 +237,20 @@ def profile_cprofile(providers: tuple[str, ...], shapes: tuple[str, ...], reques
 
 
 def _trim(text: str) -> str:
+    """cProfile's table from its header on, with file paths relative to the project, site-packages
+    or the standard library, so that a committed profile names no directory of the machine."""
     lines = text.strip().splitlines()
     start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
-    return "\n".join(line.replace(str(Path(__file__).resolve().parent.parent) + "/", "")
-                     .replace(sys.prefix + "/lib/python3.11/site-packages/", "") for line in lines[start:])
+    return "\n".join(_relative(line) for line in lines[start:])
+
+
+def _relative(line: str) -> str:
+    paths = sysconfig.get_paths()
+    roots = sorted({str(Path(__file__).resolve().parent.parent), paths["purelib"], paths["platlib"], paths["stdlib"],
+                    paths["platstdlib"]}, key=len, reverse=True)  # site-packages lies inside the stdlib's tree
+    for root in roots:
+        line = line.replace(root.rstrip("/") + "/", "")
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
