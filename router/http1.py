@@ -192,6 +192,8 @@ class Connection(httpcore.AsyncConnectionInterface):
             if lowered == b"transfer-encoding":
                 chunked = value.strip().lower() == b"chunked"
             elif lowered == b"content-length":
+                if not value.strip().isdigit():
+                    raise httpcore.LocalProtocolError(f"an invalid Content-Length: {value!r}")
                 content_length = int(value)
         sent = 0
         async for chunk in request.stream:  # type: ignore[union-attr]

@@ -598,6 +598,10 @@ def test_a_body_that_does_not_match_its_content_length_is_refused(loop_factory: 
             streamed = http.build_request("POST", server.url + "/", content=longer(), headers={"content-length": "4"})
             with pytest.raises(httpx.LocalProtocolError):
                 await http.send(streamed)
+            for bad in ("x", "-3", "3 3"):
+                malformed = http.build_request("POST", server.url + "/", content=b"abc", headers={"content-length": bad})
+                with pytest.raises(httpx.LocalProtocolError):
+                    await http.send(malformed)
             await asyncio.sleep(0.05)
             assert server.requests == []  # no request was ever complete on the wire
             assert not any(b"abcdef" in head or b"abcd" in head for head in server.received_heads)
