@@ -49,7 +49,7 @@ class _State(Enum):
 class _Reply:
     """httptools' callbacks for one response: the head once, then the body as it arrives."""
 
-    __slots__ = ("parser", "status", "reason", "headers", "head_done", "body", "done", "keep_alive", "after")
+    __slots__ = ("parser", "status", "reason", "headers", "framed", "head_done", "body", "done", "keep_alive", "after")
 
     def __init__(self) -> None:
         self.parser = httptools.HttpResponseParser(self)
@@ -59,6 +59,7 @@ class _Reply:
         self.status = 0
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
+        self.framed = False  # a Content-Length or chunked body: its end is not the connection's
         self.head_done = False
         self.body: list[bytes] = []
         self.done = False
@@ -86,8 +87,10 @@ class _Reply:
             self.reason = b""
             return
         for name, value in self.headers:
-            if name.lower() == b"transfer-encoding" and value.lower() != b"chunked":
+            lowered = name.lower()
+            if lowered == b"transfer-encoding" and value.lower() != b"chunked":
                 raise httpcore.RemoteProtocolError(f"unsupported Transfer-Encoding: {value.decode('latin-1')!r}")
+            self.framed = self.framed or lowered in (b"transfer-encoding", b"content-length")
         self.status = status
         self.head_done = True
 
@@ -151,9 +154,9 @@ class Connection(httpcore.AsyncConnectionInterface):
         try:
             if self._stream is None:
                 self._stream = await self._connect(request, timeouts.get("connect"))
-            unsent = False
+            unsent = close_asked = False
             try:
-                await self._send(self._stream, request, timeouts.get("write"))
+                close_asked = await self._send(self._stream, request, timeouts.get("write"))
             except httpcore.WriteError:
                 unsent = True  # the upstream may have answered (an error) and closed early: read what it said
             reply = await self._receive_head(self._stream, request, timeouts.get("read"))
@@ -161,7 +164,7 @@ class Connection(httpcore.AsyncConnectionInterface):
         except BaseException:
             await self.aclose()
             raise
-        body = _Body(self, self._stream, reply, request, timeouts.get("read"))
+        body = _Body(self, self._stream, reply, request, timeouts.get("read"), close_asked)
         return httpcore.Response(
             status=reply.status,
             headers=reply.headers,
@@ -183,13 +186,19 @@ class Connection(httpcore.AsyncConnectionInterface):
             stream = await stream.start_tls(context, server_hostname=server_hostname, timeout=timeout)
         return stream
 
-    async def _send(self, stream: httpcore.AsyncNetworkStream, request: httpcore.Request, timeout: float | None) -> None:
-        """The head and the first piece of the body in one write; a chunked body framed here."""
+    async def _send(self, stream: httpcore.AsyncNetworkStream, request: httpcore.Request, timeout: float | None) -> bool:
+        """The head and the first piece of the body in one write; a chunked body framed here.
+
+        Returns whether the request asked for the connection to close after its reply.
+        """
         pending = _head(request)
         chunked = content_length = None
+        close_asked = False
         for name, value in request.headers:
             lowered = name.lower()
-            if lowered == b"transfer-encoding":
+            if lowered == b"connection":
+                close_asked = close_asked or b"close" in value.lower()
+            elif lowered == b"transfer-encoding":
                 chunked = value.strip().lower() == b"chunked"
             elif lowered == b"content-length":
                 if not value.strip().isdigit():
@@ -214,6 +223,7 @@ class Connection(httpcore.AsyncConnectionInterface):
             )
         if pending:
             await stream.write(pending, timeout=timeout)
+        return close_asked
 
     async def _receive_head(
         self, stream: httpcore.AsyncNetworkStream, request: httpcore.Request, timeout: float | None
@@ -289,22 +299,15 @@ class _Body:
         reply: _Reply,
         request: httpcore.Request,
         timeout: float | None,
+        close_asked: bool,
     ) -> None:
         self._connection = connection
         self._stream = stream
         self._reply = reply
         self._timeout = timeout
         self._closed = False
-        headers = {name.lower() for name, _ in reply.headers}
-        self._until_close = (
-            b"content-length" not in headers
-            and b"transfer-encoding" not in headers
-            and reply.status not in (204, 304)
-            and request.method != b"HEAD"
-        )
-        self._close_asked = any(
-            name.lower() == b"connection" and b"close" in value.lower() for name, value in request.headers
-        )
+        self._until_close = not reply.framed and reply.status not in (204, 304) and request.method != b"HEAD"
+        self._close_asked = close_asked
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks(None)
