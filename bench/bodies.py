@@ -128,7 +128,7 @@ def small_body() -> dict[str, Any]:
         "max_tokens": 4096,
         "system": [{"type": "text", "text": prose(700, 3)}],
         "messages": [
-            {"role": "user", "content": "What does the function parse_block in router/eventsource.py do?"},
+            {"role": "user", "content": "What does the function parse_block in router/toolkit/eventsource.py do?"},
             {"role": "assistant", "content": "It turns the lines between two blank lines into one event. " + prose(200, 5)},
             {"role": "user", "content": [{"type": "text", "text": "Summarise it in one sentence. " + prose(150, 9)}]},
         ],

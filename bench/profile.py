@@ -177,10 +177,10 @@ async def _drive_in_process(provider: str, size: str, stream: bool, requests: in
                             tmp: Path) -> tuple[pstats.Stats, float]:
     import httpx
 
-    from router.app import create_app
-    from router.config import load_config
-    from router.plugins import make_plugin_manager, provider_classes
-    from router.runtime import Runtime
+    from router.server.app import create_app
+    from router.server.config import load_config
+    from router.server.plugins import make_plugin_manager, provider_classes
+    from router.server.runtime import Runtime
 
     credentials = write_credentials(tmp / "creds")
     config_path = write_config(tmp / "config.yaml", ports, credentials, "warning")

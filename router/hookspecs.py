@@ -11,7 +11,7 @@ they register. New hooks are added only for a real use, and grow only by new arg
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 import pluggy
 
@@ -29,7 +29,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_providers(register: Callable[[type[Provider]], None]) -> None:
+def register_providers(register: Callable[[type[Provider[Any]]], None]) -> None:
     """Register provider classes by calling `register(ProviderClass)` once for each.
 
     :param register: records a `router.Provider` subclass under its `name`. Registering two

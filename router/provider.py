@@ -12,41 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
-import orjson
 
-from router import http1
 from router.conversation import Request
 from router.events import Event
 from router.route import Route
-
-
-def json_body(document: Any) -> bytes:
-    """`document` as compact JSON for an upstream request, in a buffer of exactly its size.
-
-    orjson's output keeps its over-allocated buffer (about 3.5x the JSON for a 150 KB body), and
-    the HTTP client holds a request's body for as long as its streamed reply lasts; an exact-size
-    copy costs one memcpy and releases the rest at once.
-    """
-    return bytes(memoryview(orjson.dumps(document)))
-
-
-def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """A streamed reply's body as it arrives, decompressed if the backend compressed it.
-
-    Without a content encoding the raw chunks are the body, and skipping httpx's decoder
-    layer saves a little on every read: one read is one event when a backend paces its stream.
-    On the router's own connections (`router.http1`) the chunks come straight from the
-    connection, past httpx's and the pool's stream wrappers, four fewer generators per read.
-    """
-    if response.headers.get("content-encoding", "identity").strip().lower() in ("", "identity"):
-        body = response.extensions.get(http1.BODY)
-        if body is not None and not response.is_stream_consumed:
-            return cast(AsyncIterator[bytes], body.chunks(response.request))
-        return response.aiter_raw()
-    return response.aiter_bytes()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +70,12 @@ class ProviderContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Provider(ABC):
-    """Base class of every provider; subclass it and register the class from a plugin.
+SettingsT = TypeVar("SettingsT")
+"""The type of a provider's validated settings (its `Settings` class)."""
+
+
+class Provider(ABC, Generic[SettingsT]):
+    """Base class of every provider; subclass it (`Provider[MySettings]`) and register the class from a plugin.
 
     Class attributes: `name` is the key used in config and routes (`codex/gpt-5.5`);
     `Settings` is a frozen dataclass validated from the provider's YAML section;
@@ -110,9 +86,15 @@ class Provider(ABC):
     Settings: ClassVar[type[Any]] = NoSettings
     RouteOptions: ClassVar[type[Any] | None] = None
 
-    def __init__(self, settings: Any, context: ProviderContext) -> None:
-        self.settings = settings
+    def __init__(self, settings: SettingsT, context: ProviderContext) -> None:
+        self.settings: SettingsT = settings
         self.context = context
+
+    def route_options(self, route: Route) -> Any:
+        """The route's `RouteOptions` instance; a route that gave none gets the class's defaults (or None)."""
+        if route.options is not None:
+            return route.options
+        return self.RouteOptions() if self.RouteOptions is not None else None
 
     @property
     def log(self) -> logging.Logger:

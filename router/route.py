@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One concrete destination: `provider/model`, an optional reasoning effort, per-route options."""
+    """One concrete destination: `provider/model`, an optional reasoning effort, per-route options.
+
+    `options` is the provider's own `RouteOptions` instance, validated from the rule's `options:`
+    at start-up, or None where the rule gave none (fallbacks and `provider/model` names never do).
+    """
 
     provider: str
     model: str
     effort: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Any = None
 
     @property
     def target(self) -> str:

@@ -12,9 +12,9 @@ import httpx2
 import pytest
 import yaml
 
-from router.app import create_app
-from router.config import Config, parse_config
-from router.runtime import Runtime
+from router.server.app import create_app
+from router.server.config import Config, parse_config
+from router.server.runtime import Runtime
 from tests.support.scripted import OtherProvider, ScriptedProvider
 
 os.environ.setdefault("SWITCHYARD_NO_PLUGIN_AUTOLOAD", "1")

@@ -28,8 +28,8 @@ import anthropic
 import httpx
 import pytest
 
-from router.app import create_app
-from router.config import parse_config
+from router.server.app import create_app
+from router.server.config import parse_config
 from router.conversation import Message, Request, Signature, TextBlock, Thinking, ToolResultBlock, Usage
 from router.events import (
     BlockStop,
@@ -43,13 +43,13 @@ from router.events import (
     ToolInputDelta,
     ToolUseStart,
 )
-from router.plugins import AUTOLOAD_ENV
-from router.runtime import Runtime
+from router.server.plugins import AUTOLOAD_ENV
+from router.server.runtime import Runtime
 from tests.support.canonical import user
 from tests.support.live import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "switchyard-echo"
-RUN_CLI = "import sys; from router.cli import main; sys.exit(main(sys.argv[1:]))"
+RUN_CLI = "import sys; from router.server.cli import main; sys.exit(main(sys.argv[1:]))"
 HAIKU = "claude-haiku-4-5-20251001"
 START_TIMEOUT = 15.0
 

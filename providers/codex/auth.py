@@ -30,7 +30,7 @@ from providers.codex.tokens import (
 )
 from router.errors import AuthError, ProviderError, UpstreamUnavailable
 from router.provider import CredentialStatus
-from router.refresh import SingleFlightRefresh
+from router.toolkit.refresh import SingleFlightRefresh
 
 # OAuth constants, per the Codex CLI's public source (openai/codex, codex-rs/login: server.rs,
 # auth/manager.rs, device_code_auth.rs). The router signs in as that public client.
@@ -187,7 +187,7 @@ class TokenManager(SingleFlightRefresh[TokenSet]):
     """Hands out fresh ChatGPT credentials from an `AuthFile`, refreshing them when due.
 
     One manager per login file; it is safe to share between concurrent requests (the
-    single-flight rules are `router.refresh`'s). `headers` are added to refresh requests
+    single-flight rules are `router.toolkit.refresh`'s). `headers` are added to refresh requests
     (the provider's client identity headers).
     """
 

@@ -34,7 +34,7 @@ from providers.codex.translate import (
 from router.conversation import Request
 from router.errors import AuthError, UpstreamTimeout, UpstreamUnavailable
 from router.events import Event
-from router.eventsource import read_events
+from router.toolkit.eventsource import read_events
 from router.provider import (
     CredentialStatus,
     LoginOptions,
@@ -42,9 +42,9 @@ from router.provider import (
     Provider,
     ProviderContext,
     Say,
-    body_chunks,
-    json_body,
 )
+from router.toolkit.jsonbody import json_body
+from router.transport.body import body_chunks
 from router.route import Route
 
 DEFAULT_BASE_URL = "https://chatgpt.com/backend-api/codex"
@@ -72,7 +72,7 @@ class CodexRouteOptions:
     fast: bool | None = None
 
 
-class CodexProvider(Provider):
+class CodexProvider(Provider[CodexSettings]):
     """ChatGPT's Codex backend, reached with the user's ChatGPT Plus/Pro login."""
 
     name = "codex"
@@ -81,7 +81,6 @@ class CodexProvider(Provider):
 
     def __init__(self, settings: CodexSettings, context: ProviderContext) -> None:
         super().__init__(settings, context)
-        self.settings: CodexSettings = settings
         self.auth_file = AuthFile(settings.auth_file or default_auth_path())
         self.identity = _identity_headers(settings.client_version)
         self.tokens = TokenManager(self.auth_file, context.http, settings.token_url, CLIENT_ID,
@@ -116,7 +115,7 @@ class CodexProvider(Provider):
         return response, state
 
     def _options(self, request: Request, route: Route, model: CodexModel | None) -> PayloadOptions:
-        fast = route.options.get("fast")
+        fast = self.route_options(route).fast
         summary = self.settings.reasoning_summary
         return PayloadOptions(
             prompt_cache_key=request.session_id,

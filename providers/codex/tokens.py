@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from router.errors import AuthError
-from router.secretfile import write_private_text
+from router.toolkit.secretfile import write_private_text
 
 PROVIDER = "codex"
 LOGIN_HINT = "Run `router login codex` (or `codex login`) to sign in with your ChatGPT account."

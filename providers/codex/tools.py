@@ -13,12 +13,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from router.conversation import ServerTool, Tool, ToolChoice
-from router.memo import memo_by_json
-from router.toolnames import MAX_LENGTH as MAX_LENGTH
-from router.toolnames import NameTable as NameTable
-from router.toolnames import ToolNames as ToolNames
-from router.toolnames import short_id
-from router.toolnames import short_name as short_name
+from router.toolkit.memo import memo_by_json
+from router.toolkit.toolnames import MAX_LENGTH as MAX_LENGTH
+from router.toolkit.toolnames import NameTable as NameTable
+from router.toolkit.toolnames import ToolNames as ToolNames
+from router.toolkit.toolnames import short_id
+from router.toolkit.toolnames import short_name as short_name
 
 DROPPED_KEYWORDS = frozenset({"$schema", "$id", "$comment", "propertyNames"})
 """Keywords removed at every depth: annotations Codex has no use for, and `propertyNames`,

@@ -35,7 +35,7 @@ from providers.kiro.failures import PROVIDER, SIGN_IN_AGAIN
 from providers.kiro.tokens import CredentialStore, KiroLogin, LoginKind
 from router.errors import AuthError, ProviderError, UpstreamUnavailable
 from router.provider import CredentialStatus
-from router.refresh import SingleFlightRefresh
+from router.toolkit.refresh import SingleFlightRefresh
 
 SOCIAL_REFRESH_URL = "https://prod.{region}.auth.desktop.kiro.dev/refreshToken"
 """Kiro's desktop refresh endpoint; `{region}` is the login's region."""
@@ -118,7 +118,7 @@ class TokenManager(SingleFlightRefresh[KiroLogin]):
     """Hands out fresh Kiro credentials from a `CredentialStore`; safe to share between requests.
 
     The single-flight rules (one refresh at a time, adopt tokens the IDE rotated, remember dead
-    refresh tokens) are `router.refresh`'s; this class says how Kiro logins refresh.
+    refresh tokens) are `router.toolkit.refresh`'s; this class says how Kiro logins refresh.
     """
 
     what = "Kiro"

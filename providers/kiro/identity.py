@@ -19,7 +19,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from router.secretfile import write_private_text
+from router.toolkit.secretfile import write_private_text
 
 SDK_VERSION = "1.0.34"
 """`@aws/codewhisperer-streaming-client` version in the user agent (AIC, the newest source)."""

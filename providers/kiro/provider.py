@@ -50,7 +50,8 @@ from providers.kiro.translate import (
 from router.conversation import Request
 from router.errors import AuthError, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from router.events import Event
-from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say, body_chunks
+from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say
+from router.transport.body import body_chunks
 from router.route import Route
 from router.settings import check_field
 
@@ -156,7 +157,7 @@ class UsageLimits:
     fetched_at: float
 
 
-class KiroProvider(Provider):
+class KiroProvider(Provider[KiroSettings]):
     """Kiro (Amazon Q Developer) through the Kiro IDE's login."""
 
     name = "kiro"
@@ -164,7 +165,6 @@ class KiroProvider(Provider):
 
     def __init__(self, settings: KiroSettings, context: ProviderContext) -> None:
         super().__init__(settings, context)
-        self.settings: KiroSettings = settings
         self.identity = Identity(settings.kiro_version, install_fingerprint(context.state_dir, self.log))
         self.tokens = TokenManager(
             credential_store(settings),

@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 from providers.kiro.failures import PROVIDER, SIGN_IN_AGAIN
 from router.errors import AuthError
-from router.secretfile import write_private_text
+from router.toolkit.secretfile import write_private_text
 
 DEFAULT_REGION = "us-east-1"
 TOKEN_FILE_NAME = "kiro-auth-token.json"

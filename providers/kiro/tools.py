@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.conversation import Tool
-from router.memo import memo_by_json
-from router.toolnames import MAX_LENGTH, short_id
-from router.toolnames import NameTable as NameTable
-from router.toolnames import ToolNames as ToolNames
-from router.toolnames import short_name as short_name
+from router.toolkit.memo import memo_by_json
+from router.toolkit.toolnames import MAX_LENGTH, short_id
+from router.toolkit.toolnames import NameTable as NameTable
+from router.toolkit.toolnames import ToolNames as ToolNames
+from router.toolkit.toolnames import short_name as short_name
 
 MAX_NAME_LENGTH = MAX_LENGTH
 """The longest tool name Kiro accepts."""

@@ -39,7 +39,7 @@ from providers.kiro.stream import ReplyState
 from providers.kiro.tools import DESCRIPTION_LIMIT, NameTable, ToolNames, stub_spec, tool_spec
 from router.conversation import Request, ServerTool, Tool
 from router.errors import ContextTooLong
-from router.provider import json_body
+from router.toolkit.jsonbody import json_body
 from router.route import Route
 
 __all__ = [

@@ -38,8 +38,10 @@ from providers.openrouter.translate import (
 from router.conversation import Request
 from router.errors import AuthError, UpstreamTimeout, UpstreamUnavailable
 from router.events import Event
-from router.eventsource import read_events
-from router.provider import CredentialStatus, ModelInfo, Provider, ProviderContext, body_chunks, json_body
+from router.toolkit.eventsource import read_events
+from router.provider import CredentialStatus, ModelInfo, Provider, ProviderContext
+from router.toolkit.jsonbody import json_body
+from router.transport.body import body_chunks
 from router.route import Route
 from router.settings import check_field
 
@@ -85,7 +87,7 @@ class _ReplyReader(Protocol):
     def finish(self) -> list[Event]: ...
 
 
-class OpenRouterProvider(Provider):
+class OpenRouterProvider(Provider[OpenRouterSettings]):
     """OpenRouter: hundreds of models behind one API key, through chat completions or, for Claude
     models, OpenRouter's Anthropic-compatible endpoint."""
 
@@ -95,7 +97,6 @@ class OpenRouterProvider(Provider):
 
     def __init__(self, settings: OpenRouterSettings, context: ProviderContext) -> None:
         super().__init__(settings, context)
-        self.settings: OpenRouterSettings = settings
         self.catalogue = Catalogue(self._fetch_models, settings.models_ttl, warn=self.log.warning)
         self.always_reasons: set[str] = set()
 
@@ -104,8 +105,9 @@ class OpenRouterProvider(Provider):
     async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
         """One turn on OpenRouter, as canonical events."""
         self._require_key()
-        preferences = merge_preferences(self.settings.provider, route.options.get("provider"))
-        override = route.options.get("anthropic_endpoint")
+        options: OpenRouterRouteOptions = self.route_options(route)
+        preferences = merge_preferences(self.settings.provider, options.provider)
+        override = options.anthropic_endpoint
         native = uses_endpoint(route.model, self.settings.anthropic_endpoint if override is None else bool(override))
         if native:
             response, reader = await self._open_native(request, route, preferences)

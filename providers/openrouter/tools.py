@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from router.conversation import Tool, ToolChoice
-from router.toolnames import MAX_LENGTH
-from router.toolnames import NameTable as NameTable
-from router.toolnames import ToolNames as ToolNames
-from router.toolnames import short_name as short_name
+from router.toolkit.toolnames import MAX_LENGTH
+from router.toolkit.toolnames import NameTable as NameTable
+from router.toolkit.toolnames import ToolNames as ToolNames
+from router.toolkit.toolnames import short_name as short_name
 
 MAX_NAME = MAX_LENGTH
 """The longest function name chat completions accept."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from router.conversation import Request, Tool, ToolResultBlock
-from router.runtime import Runtime
+from router.server.runtime import Runtime
 from tests.conftest import CLASSES, make_config
 from tests.support.claude_code import claude_code_binary, claude_env
 from tests.support.live import served

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from router import cli
-from router.plugins import make_plugin_manager
+from router.server import cli
+from router.server.plugins import make_plugin_manager
 from tests.conftest import CONFIG
 from tests.support import scripted
 

@@ -1,4 +1,4 @@
-"""Tests of router.config: YAML -> validated Config, and the generic settings validator."""
+"""Tests of router.server.config: YAML -> validated Config, and the generic settings validator."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 import pytest
 
-from providers.codex.provider import CodexProvider, CodexSettings
-from router.config import (
+from providers.codex.provider import CodexProvider, CodexRouteOptions, CodexSettings
+from router.server.config import (
     EFFORTS,
     Config,
     RouteRule,
@@ -27,7 +27,7 @@ from router.errors import ConfigError
 from router.events import Event
 from router.provider import Provider
 from router.route import Route
-from router.rules import Rules
+from router.server.rules import Rules
 from router.settings import InvalidField, build_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,12 +120,12 @@ def test_full_config_parses() -> None:
         "codex/gpt-5.5",
         "high",
         ("openrouter/anthropic/claude-opus-4.5", "kiro/claude-opus-4.5:max"),
-        {"verbosity": "low"},
+        CodexOptions(verbosity="low"),
         "tier=opus",
     )
     assert (glob.model, glob.use, glob.label) == ("gpt-*", "codex/{model}", "model=gpt-*")
     assert (both.label, both.fallback) == ("tier=* model=*-thinking", ("codex/y",))
-    assert config.default == RouteRule(None, None, "codex/gpt-5.5", "medium", (), {}, "default")
+    assert config.default == RouteRule(None, None, "codex/gpt-5.5", "medium", (), None, "default")
     assert config.source is None and config.missing_providers == ()
 
 
@@ -322,12 +322,12 @@ def test_unknown_provider_when_none_installed() -> None:
         parse_config({"routes": [{"when": {"tier": "opus"}, "use": "codex/x"}]}, {})
 
 
-def test_options_stored_raw_after_validation() -> None:
+def test_options_become_the_providers_route_options_instance() -> None:
     config = parse(
         {"routes": [{"when": {"tier": "opus"}, "use": "codex/x", "options": {"verbosity": "${V:-high}"}}]}
     )
     options = config.routes[0].options
-    assert options == {"verbosity": "high"} and type(options["verbosity"]) is str
+    assert options == CodexOptions(verbosity="high") and type(options.verbosity) is str
 
 
 # ---------------------------------------------------------------- environment references
@@ -362,7 +362,7 @@ def test_env_expansion_reaches_every_string() -> None:
         },
         env,
     )
-    assert config.routes[0] == RouteRule("opus", None, "codex/gpt-5.5", "high", ("codex/y",), {}, "tier=opus")
+    assert config.routes[0] == RouteRule("opus", None, "codex/gpt-5.5", "high", ("codex/y",), None, "tier=opus")
 
 
 def test_env_strings_coerce_to_scalars() -> None:
@@ -707,7 +707,7 @@ def test_example_config_validates_and_routes() -> None:
     for model, (label, targets) in expected.items():
         resolution = rules.resolve(model)
         assert (resolution.rule, [route.target for route in resolution.routes]) == (label, targets), model
-    assert rules.resolve("gpt-5.4").primary.options == {"fast": True}
+    assert rules.resolve("gpt-5.4").primary.options == CodexRouteOptions(fast=True)
 
 
 def test_example_config_needs_its_env_variable() -> None:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from router.eventsource import ServerSentEvent, read_events
+from router.toolkit.eventsource import ServerSentEvent, read_events
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""router.http1 (our HTTP/1.1 connection, replies parsed by llhttp) against raw servers on 127.0.0.1.
+"""router.transport.http1 (our HTTP/1.1 connection, replies parsed by llhttp) against raw servers on 127.0.0.1.
 
 Most servers here send exact bytes, often split at chosen or random points, so the parser sees
 every framing the wire allows. Connection reuse is checked by counting what the server accepted.
@@ -28,7 +28,8 @@ import pytest
 import uvloop
 from httpcore._async.connection_pool import AsyncPoolRequest
 
-from router import http1, netio, provider
+from router.transport import http1, netio
+from router.transport.body import body_chunks
 
 LOOPS = pytest.mark.parametrize(
     "loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"]
@@ -387,7 +388,7 @@ def test_a_body_cut_short_is_an_error_and_the_connection_is_dropped(
             pieces = []
             async with http.stream("GET", server.url + "/") as response:
                 assert response.status_code == 200
-                chunks = response.aiter_raw() if reader == "aiter_raw" else provider.body_chunks(response)
+                chunks = response.aiter_raw() if reader == "aiter_raw" else body_chunks(response)
                 with pytest.raises(httpx.RemoteProtocolError):
                     async for piece in chunks:
                         pieces.append(piece)
@@ -712,7 +713,7 @@ def test_body_chunks_reads_the_connection_directly_and_leaves_it_reusable(loop_f
                 async with http.stream("POST", server.url + "/", content=b"{}") as response:
                     assert http1.BODY in response.extensions
                     direct = []
-                    async for piece in provider.body_chunks(response):
+                    async for piece in body_chunks(response):
                         direct.append(piece)
                         got.set()
                     assert not response.is_stream_consumed  # past httpx's layers, not through them
@@ -746,7 +747,7 @@ def test_body_chunks_decodes_a_compressed_body(loop_factory: Any) -> None:
         async with Server(handler) as server, client() as http:
             for _ in range(2):
                 async with http.stream("GET", server.url + "/") as response:
-                    body = b"".join([piece async for piece in provider.body_chunks(response)])
+                    body = b"".join([piece async for piece in body_chunks(response)])
                 assert body == text
             assert server.connections == 1
 
@@ -767,7 +768,7 @@ def test_body_chunks_raises_httpx_timeouts(loop_factory: Any) -> None:
             async with http.stream("GET", server.url + "/") as response:
                 pieces = []
                 with pytest.raises(httpx.ReadTimeout):
-                    async for piece in provider.body_chunks(response):
+                    async for piece in body_chunks(response):
                         pieces.append(piece)
                 assert pieces == [b"abc"]
             assert (await http.get(server.url + "/")).content == b"next"
@@ -835,7 +836,7 @@ def test_a_reply_abandoned_mid_body_closes_its_connection(loop_factory: Any, rea
 
             async def read() -> None:
                 async with http.stream("GET", server.url + "/") as response:
-                    chunks = provider.body_chunks(response) if reader == "body_chunks" else response.aiter_raw()
+                    chunks = body_chunks(response) if reader == "body_chunks" else response.aiter_raw()
                     async for _ in chunks:
                         started.set()
                         if reader == "early exit":

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from router.logs import configure_logging, redact
+from router.server.logs import configure_logging, redact
 from tests.conftest import Harness, body
 from tests.support.scripted import text_reply
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from providers.codex.tools import function_parameters
-from router.memo import memo_by_json
+from router.toolkit.memo import memo_by_json
 
 
 def test_equal_documents_share_one_result_and_different_ones_do_not() -> None:

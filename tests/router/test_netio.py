@@ -1,4 +1,4 @@
-"""The upstream socket layer (router.netio) against real sockets on 127.0.0.1, plain and TLS.
+"""The upstream socket layer (router.transport.netio) against real sockets on 127.0.0.1, plain and TLS.
 
 Every scenario runs on CPython's own event loop and on uvloop (what `router serve` runs on):
 their transports differ in exactly the places this layer touches (connect with a given
@@ -19,8 +19,8 @@ import pytest
 import trustme
 import uvloop
 
-from router import netio
-from router.runtime import http_client
+from router.transport import netio
+from router.server.runtime import http_client
 
 LOOPS = pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop], ids=["asyncio", "uvloop"])
 LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8, keepalive_expiry=60.0)

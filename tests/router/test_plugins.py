@@ -12,7 +12,7 @@ import pytest
 import router
 from router import Provider, hookimpl
 from router.errors import ConfigError
-from router.plugins import (
+from router.server.plugins import (
     BUILTIN_PLUGINS,
     PluginLoadError,
     make_plugin_manager,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from router.errors import AuthError, UpstreamUnavailable
-from router.refresh import SingleFlightRefresh
+from router.toolkit.refresh import SingleFlightRefresh
 
 NOW = 1_000_000.0
 

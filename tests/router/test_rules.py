@@ -1,4 +1,4 @@
-"""Tests of router.rules: tier detection and matching a model name to routes."""
+"""Tests of router.server.rules: tier detection and matching a model name to routes."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from router.config import Config, builtin_default, parse_config
+from router.server.config import Config, builtin_default, parse_config
 from router.conversation import Request
 from router.errors import NoRoute, NotFound
 from router.events import Event
 from router.provider import Provider
 from router.route import Route
-from router.rules import TIERS, Rules, detect_tier
+from router.server.rules import TIERS, Rules, detect_tier
 
 
 class _Fake(Provider):
@@ -181,15 +181,15 @@ def test_resolve(model: str, label: str, expected: list[str]) -> None:
 def test_resolve_route_fields() -> None:
     resolution = rules(TABLE).resolve("claude-opus-4-1")
     primary, first, second = resolution.routes
-    assert primary == Route("codex", "gpt-5.5", "high", {"verbosity": "high"})
-    assert first == Route("openrouter", "anthropic/claude-opus-4.5", None, {})
-    assert second == Route("kiro", "claude-opus-4.5", "max", {})
+    assert primary == Route("codex", "gpt-5.5", "high", Options(verbosity="high"))
+    assert first == Route("openrouter", "anthropic/claude-opus-4.5", None)
+    assert second == Route("kiro", "claude-opus-4.5", "max")
     assert resolution.primary is primary and resolution.tier == "opus"
 
 
 def test_direct_route_has_no_tier_and_keeps_free_suffix() -> None:
     resolution = rules(TABLE).resolve("openrouter/meta-llama/llama-3.3-70b-instruct:free")
-    assert resolution.primary == Route("openrouter", "meta-llama/llama-3.3-70b-instruct:free", None, {})
+    assert resolution.primary == Route("openrouter", "meta-llama/llama-3.3-70b-instruct:free", None)
     assert resolution.tier is None
 
 
@@ -233,7 +233,7 @@ def test_default_only_serves_claude_models() -> None:
 
 def test_missing_providers_still_resolve() -> None:
     resolution = Rules(builtin_default({})).resolve("claude-opus-4-8")
-    assert resolution.primary == Route("codex", "gpt-5.5", "high", {})
+    assert resolution.primary == Route("codex", "gpt-5.5", "high")
     assert Rules(builtin_default({})).resolve("codex/gpt-5.4").rule == "direct"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.secretfile import write_private_text
+from router.toolkit.secretfile import write_private_text
 
 
 def mode(path: Path) -> int:

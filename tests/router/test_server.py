@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from router.events import MessageStart, TextDelta, TextStart
-from router.runtime import Runtime
+from router.server.runtime import Runtime
 from tests.conftest import CLASSES, body, make_config
 from tests.support.live import free_port, router_env, router_process, served, wait_ready
 from tests.support.scripted import ScriptedProvider, Sleep, Step, text_reply

@@ -11,11 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from router.anthropic.encode import StreamEncoder
-from router.app import App
+from router.server.app import App
 from router.errors import Overloaded
 from router.events import Event, MessageStop
-from router.runtime import Lifecycle
-from router.sse import FLUSH_BYTES, SERVER_SEND, EventStreamResponse
+from router.anthropic.sse import FLUSH_BYTES, SERVER_SEND, EventStreamResponse
 from tests.support.scripted import Sleep, Step, text_reply
 from tests.support.sse import checked, parse_sse
 
@@ -48,7 +47,7 @@ async def writes_of(steps: Sequence[Step]) -> list[bytes]:
 
     ended: list[tuple[int, MessageStop | None]] = []
     response = EventStreamResponse(play(steps), StreamEncoder("claude-opus-4-8"), ping_interval=60,
-                                   lifecycle=Lifecycle(1.0), on_end=lambda status, stop: ended.append((status, stop)))
+                                   closing=asyncio.Event(), on_end=lambda status, stop: ended.append((status, stop)))
     await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
     assert len(ended) == 1 and len(ends) == 1
     return bodies
@@ -75,7 +74,7 @@ async def test_the_last_events_go_out_with_the_end_of_the_body() -> None:
 
     steps = text_reply("first", "second")
     response = EventStreamResponse(play([*steps[:3], Sleep(0.01), *steps[3:]]), StreamEncoder("claude-opus-4-8"),
-                                   ping_interval=60, lifecycle=Lifecycle(1.0), on_end=lambda status, stop: None)
+                                   ping_interval=60, closing=asyncio.Event(), on_end=lambda status, stop: None)
     await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
     assert len(ends) == 1 and ends[0].rstrip().endswith(b'{"type":"message_stop"}')
     assert b'"second"' in ends[0]
@@ -120,7 +119,7 @@ async def test_body_messages_go_to_the_servers_own_send_when_the_app_keeps_it() 
         return {"type": "http.disconnect"}
 
     response = EventStreamResponse(play(text_reply("a", "b")), StreamEncoder("claude-opus-4-8"), ping_interval=60,
-                                   lifecycle=Lifecycle(1.0), on_end=lambda status, stop: None)
+                                   closing=asyncio.Event(), on_end=lambda status, stop: None)
     scope = {"type": "http", SERVER_SEND: server_send}
     await response(scope, receive, middleware_send)  # type: ignore[arg-type]
     assert [m["type"] for m in wrapped] == ["http.response.start"]  # the middleware learns the response started

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from router.toolnames import NameTable, short_id, short_name
+from router.toolkit.toolnames import NameTable, short_id, short_name
 
 FITS = re.compile(r"[A-Za-z0-9_-]{1,64}")
 LONG_MCP = "mcp__" + "a_very_long_server_name" * 3 + "__read_the_file_contents"

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from router.app import create_app
-from router.cli import _Server
-from router.runtime import Runtime
+from router.server.app import create_app
+from router.server.cli import _Server
+from router.server.runtime import Runtime
 
 
 def free_port() -> int:

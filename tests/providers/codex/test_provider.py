@@ -23,12 +23,12 @@ import pytest
 import respx
 
 from providers.codex.models import FALLBACK_MODELS
-from providers.codex.provider import CLIENT_VERSION, CodexProvider, CodexSettings
+from providers.codex.provider import CLIENT_VERSION, CodexProvider, CodexRouteOptions, CodexSettings
 from providers.codex.tokens import default_opencode_path
 from router.anthropic.decode import parse_request
 from router.anthropic.encode import StreamEncoder
 from router.anthropic.signatures import encode_signature
-from router.config import parse_config
+from router.server.config import parse_config
 from router.conversation import Request, Signature
 from router.errors import (
     AuthError,
@@ -51,7 +51,7 @@ from router.events import (
     ToolInputDelta,
     ToolUseStart,
 )
-from router.plugins import make_plugin_manager, provider_classes
+from router.server.plugins import make_plugin_manager, provider_classes
 from router.provider import LoginOptions, ModelInfo, ProviderContext
 from router.route import Route
 from tests.providers.codex import streams
@@ -321,7 +321,7 @@ async def test_service_tier_follows_settings_and_route_options(
     codex = make(fast=settings_fast)
     response, _ = text_reply()
     codex.reply(response)
-    await codex.run(route=Route("codex", MODEL, "high", route_options))
+    await codex.run(route=Route("codex", MODEL, "high", CodexRouteOptions(**route_options) if route_options else None))
     body = sent(codex.responses.calls.last)
     assert body.get("service_tier") == tier
     assert check_request(body) is None
@@ -854,7 +854,7 @@ def test_settings_and_route_options_validate_from_yaml() -> None:
     settings = config.providers["codex"]
     assert settings == CodexSettings(base_url=BASE, fast=True, auth_file=Path("~/x.json").expanduser(),
                                      models_ttl=60.0)
-    assert config.routes[0].options == {"fast": False}
+    assert config.routes[0].options == CodexRouteOptions(fast=False)
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ from providers.kiro.tokens import (
     parse_time,
 )
 from router.errors import AuthError, ProviderError, UpstreamUnavailable
-from router.secretfile import write_private_text
+from router.toolkit.secretfile import write_private_text
 
 NOW = 1_800_000_000.0
 SOCIAL_URL = "https://prod.us-east-1.auth.desktop.kiro.dev/refreshToken"

@@ -28,7 +28,7 @@ from providers.kiro.provider import KiroProvider, KiroSettings
 from providers.kiro.tokens import iso_time
 from providers.kiro.translate import PayloadOptions, build_payload
 from router.anthropic.decode import parse_request
-from router.config import parse_config
+from router.server.config import parse_config
 from router.conversation import Request
 from router.errors import (
     AuthError,
@@ -53,7 +53,7 @@ from router.events import (
     ToolInputDelta,
     ToolUseStart,
 )
-from router.plugins import make_plugin_manager, provider_classes
+from router.server.plugins import make_plugin_manager, provider_classes
 from router.provider import LoginOptions, ProviderContext
 from router.route import Route
 from tests.providers.kiro.fake_kiro import PROFILE_ARN, check_request, model_entry, reply_frames

@@ -23,7 +23,7 @@ from providers.openrouter.provider import OpenRouterProvider, OpenRouterRouteOpt
 from router.anthropic.decode import parse_request
 from router.anthropic.encode import StreamEncoder
 from router.anthropic.signatures import encode_signature
-from router.config import parse_config
+from router.server.config import parse_config
 from router.conversation import Request, Signature
 from router.errors import (
     AuthError,
@@ -48,7 +48,7 @@ from router.events import (
     ThinkingDelta,
     ThinkingStart,
 )
-from router.plugins import make_plugin_manager, provider_classes
+from router.server.plugins import make_plugin_manager, provider_classes
 from router.provider import ModelInfo, ProviderContext
 from router.route import Route
 from tests.providers.openrouter import chunks
@@ -58,7 +58,7 @@ from tests.support.sse import checked
 BASE = "https://openrouter.test/api/v1"
 KEY = "sk-or-v1-0123456789abcdef0123456789abcdef9876"
 CLAUDE = Route("openrouter", "anthropic/claude-opus-4.5")
-LLAMA = Route("openrouter", "meta-llama/llama-3.3-70b-instruct:free", options={"provider": {"sort": "price"}})
+LLAMA = Route("openrouter", "meta-llama/llama-3.3-70b-instruct:free", options=OpenRouterRouteOptions(provider={"sort": "price"}))
 PREFERENCES = {"order": ["anthropic"], "allow_fallbacks": False, "data_collection": "deny"}
 
 
@@ -216,7 +216,7 @@ async def test_without_referer_or_title_those_headers_are_absent(make: Callable[
 async def test_route_preferences_win_over_the_settings(openrouter: OpenRouter) -> None:
     response, _ = streamed(chunks.text("Hi"))
     openrouter.reply(response)
-    route = Route("openrouter", "openai/gpt-5", options={"provider": {"allow_fallbacks": True, "only": ["openai"]}})
+    route = Route("openrouter", "openai/gpt-5", options=OpenRouterRouteOptions(provider={"allow_fallbacks": True, "only": ["openai"]}))
     await openrouter.run(route=route)
     assert sent(openrouter.chat.calls.last)["provider"] == {**PREFERENCES, "allow_fallbacks": True, "only": ["openai"]}
 
@@ -401,7 +401,7 @@ async def test_the_mode_follows_settings_route_option_and_model(
     provider.messages.side_effect = [httpx.Response(200, stream=Body(anthropic_sse(NATIVE_REPLY)))]
     response, _ = streamed(chunks.text("Hi"))
     provider.reply(response)
-    options = {} if option is None else {"anthropic_endpoint": option}
+    options = None if option is None else OpenRouterRouteOptions(anthropic_endpoint=option)
     await provider.run(route=Route("openrouter", route_model, options=options))
     assert (provider.messages.call_count, provider.chat.call_count) == ((1, 0) if native else (0, 1))
 
@@ -526,7 +526,7 @@ def test_settings_and_route_options_validate_from_yaml() -> None:
     config = parse_config(data, classes, env={"OPENROUTER_API_KEY": KEY})
     assert config.providers["openrouter"] == OpenRouterSettings(
         api_key=KEY, referer="https://example.org", anthropic_endpoint=True, models_ttl=60.0, provider=PREFERENCES)
-    assert config.routes[0].options == {"provider": {"sort": "price"}, "anthropic_endpoint": False}
+    assert config.routes[0].options == OpenRouterRouteOptions(provider={"sort": "price"}, anthropic_endpoint=False)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ environment variable `SWITCHYARD_NO_PLUGIN_AUTOLOAD` is set (tests use it for a 
 
 from __future__ import annotations
 
+from typing import Any
+
 import importlib
 import os
 from collections.abc import Iterable
@@ -66,7 +68,7 @@ def make_plugin_manager(
     return pm
 
 
-def provider_classes(pm: pluggy.PluginManager) -> dict[str, type[Provider]]:
+def provider_classes(pm: pluggy.PluginManager) -> dict[str, type[Provider[Any]]]:
     """Every registered provider class by name; a name registered twice is a start-up error."""
     return {name: cls for info in _registrations(pm) for name, cls in info[1].items()}
 
@@ -82,15 +84,15 @@ def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
     return infos
 
 
-def _registrations(pm: pluggy.PluginManager) -> list[tuple[str, dict[str, type[Provider]]]]:
+def _registrations(pm: pluggy.PluginManager) -> list[tuple[str, dict[str, type[Provider[Any]]]]]:
     """Call each plugin's hook on its own so every provider is attributed to its plugin."""
     seen: dict[str, str] = {}
     result = []
     for impl in reversed(pm.hook.register_providers.get_hookimpls()):
-        classes: dict[str, type[Provider]] = {}
+        classes: dict[str, type[Provider[Any]]] = {}
 
         def register(
-            cls: type[Provider], _plugin: str = impl.plugin_name, classes: dict[str, type[Provider]] = classes
+            cls: type[Provider[Any]], _plugin: str = impl.plugin_name, classes: dict[str, type[Provider[Any]]] = classes
         ) -> None:
             _check_provider_class(cls, _plugin)
             if cls.name in seen:

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,7 +78,8 @@ class RouteRule:
     use: str
     effort: str | None
     fallback: tuple[str, ...]
-    options: Mapping[str, Any]
+    options: Any
+    """The provider's `RouteOptions` instance, or None when the rule has no `options:`."""
     label: str
 
 
@@ -115,7 +117,7 @@ def find_config(env: Mapping[str, str] = os.environ) -> Path | None:
 
 
 def load_config(
-    path: Path, provider_classes: Mapping[str, type[Provider]], env: Mapping[str, str] = os.environ
+    path: Path, provider_classes: Mapping[str, type[Provider[Any]]], env: Mapping[str, str] = os.environ
 ) -> Config:
     """Read and validate one config file; unreadable files and YAML syntax errors name the file and line."""
     try:
@@ -148,7 +150,7 @@ def _yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
 
 def parse_config(
     data: object,
-    provider_classes: Mapping[str, type[Provider]],
+    provider_classes: Mapping[str, type[Provider[Any]]],
     env: Mapping[str, str] = os.environ,
     source: Path | None = None,
 ) -> Config:
@@ -156,25 +158,18 @@ def parse_config(
     return _Parser(provider_classes).config(expand_env(data, env), source)
 
 
-_DEFAULT_TIERS = (
-    ("opus", "gpt-5.5", "high"),
-    ("sonnet", "gpt-5.5", "medium"),
-    ("haiku", "gpt-5.4-mini", "low"),
-)
+DEFAULT_CONFIG = "default.yaml"
+"""The packaged config (beside this module) used when no file exists."""
 
 
-def builtin_default(provider_classes: Mapping[str, type[Provider]]) -> Config:
-    """The config used when no file exists: every Claude tier on Codex, so `router serve` just works."""
-    routes = tuple(
-        RouteRule(tier, None, f"codex/{model}", effort, (), {}, f"tier={tier}")
-        for tier, model, effort in _DEFAULT_TIERS
-    )
-    default = RouteRule(None, None, "codex/gpt-5.5", "medium", (), {}, "default")
-    cls = provider_classes.get("codex")
-    if cls is None:
-        return Config(ServerConfig(), {}, routes, default, None, missing_providers=("codex",))
-    settings = build_settings(cls.Settings, {}, "providers.codex")
-    return Config(ServerConfig(), {"codex": settings}, routes, default, None)
+def builtin_default(provider_classes: Mapping[str, type[Provider[Any]]]) -> Config:
+    """The config used when no file exists (`default.yaml`), so `router serve` just works.
+
+    Unlike a user's file, a provider it names that is not installed is listed in
+    `missing_providers` (and reported by the banner) instead of being an error.
+    """
+    data = yaml.safe_load(resources.files(__package__).joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8"))
+    return _Parser(provider_classes, missing_ok=True).config(data, None)
 
 
 def parse_target(text: str, path: str) -> tuple[str, str, str | None]:
@@ -202,8 +197,10 @@ def _bad_tier(tier: object, path: str) -> ConfigError:
 class _Parser:
     """Builds a `Config` from expanded YAML, enabling route providers as it goes."""
 
-    def __init__(self, classes: Mapping[str, type[Provider]]) -> None:
+    def __init__(self, classes: Mapping[str, type[Provider[Any]]], *, missing_ok: bool = False) -> None:
         self.classes = classes
+        self.missing_ok = missing_ok
+        self.missing: list[str] = []
         self.providers: dict[str, Any] = {}
 
     def config(self, data: object, source: Path | None) -> Config:
@@ -216,7 +213,7 @@ class _Parser:
         rules = self._list(top.get("routes"), "routes")
         routes = tuple(self._rule(item, f"routes[{i}]", when=True) for i, item in enumerate(rules))
         default = None if top.get("default") is None else self._rule(top["default"], "default", when=False)
-        return Config(server, dict(self.providers), routes, default, source)
+        return Config(server, dict(self.providers), routes, default, source, tuple(self.missing))
 
     def _providers(self, data: object) -> None:
         for name, section in as_mapping(data, "providers").items():
@@ -275,6 +272,10 @@ class _Parser:
         if name in self.providers:
             return
         cls = self.classes.get(name)
+        if cls is None and self.missing_ok:
+            if name not in self.missing:
+                self.missing.append(name)
+            return
         if cls is None:
             shown = "from the environment (not shown)" if hidden else f"'{name}'"
             raise ConfigError(path, f"unknown provider {shown}", self._known_hint(name))
@@ -306,15 +307,14 @@ class _Parser:
             targets.append(f"{provider}/{model}:{effort}" if effort else f"{provider}/{model}")
         return tuple(targets)
 
-    def _options(self, provider: str, value: object, path: str) -> dict[str, Any]:
+    def _options(self, provider: str, value: object, path: str) -> Any:
         options = as_mapping(value, path)
         if not options:
-            return {}
+            return None
         spec = self.classes[provider].RouteOptions
         if spec is None:
             raise ConfigError(path, f"provider '{provider}' takes no route options")
-        build_settings(spec, options, path)
-        return dict(plain(options))
+        return build_settings(spec, options, path)
 
     def _list(self, value: object, path: str) -> list[Any]:
         if value is None:

@@ -7,6 +7,8 @@ the stream belongs to the client and failures travel to it as an error event.
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import logging
 import sys
@@ -18,7 +20,7 @@ from router.events import Event
 from router.provider import Provider
 from router.route import Resolution, Route
 
-log = logging.getLogger("router.dispatch")
+log = logging.getLogger("router.server.dispatch")
 
 
 class Dispatcher:
@@ -26,7 +28,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        providers: Mapping[str, Provider],
+        providers: Mapping[str, Provider[Any]],
         *,
         retries: int = 2,
         backoff: float = 0.5,
@@ -65,7 +67,7 @@ class Dispatcher:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _provider(self, route: Route) -> Provider:
+    def _provider(self, route: Route) -> Provider[Any]:
         provider = self.providers.get(route.provider)
         if provider is None:
             reason = self.missing.get(route.provider) or f"provider '{route.provider}' is not configured"
@@ -73,7 +75,7 @@ class Dispatcher:
         return provider
 
 
-async def _first_event(provider: Provider, request: Request, route: Route) -> AsyncIterator[Event]:
+async def _first_event(provider: Provider[Any], request: Request, route: Route) -> AsyncIterator[Event]:
     """The provider's reply once its first event is in: errors before it can still be retried or fall back."""
     events = provider.stream(request, route)
     try:
@@ -93,7 +95,7 @@ async def _first_event(provider: Provider, request: Request, route: Route) -> As
     return guarded(provider, events, first)
 
 
-async def guarded(provider: Provider, events: AsyncIterator[Event], first: Event) -> AsyncGenerator[Event, None]:
+async def guarded(provider: Provider[Any], events: AsyncIterator[Event], first: Event) -> AsyncGenerator[Event, None]:
     """`first`, then the rest of the provider's events, with any non-router exception (a provider bug)
     logged and made a `ProviderError` (not retried: the same bug would strike again; a fallback
     route may still serve). One generator layer for both, since every event passes through it.
@@ -113,7 +115,7 @@ async def guarded(provider: Provider, events: AsyncIterator[Event], first: Event
         await _close(events)
 
 
-def _provider_bug(provider: Provider) -> ProviderError:
+def _provider_bug(provider: Provider[Any]) -> ProviderError:
     """Called while handling a non-router exception from a provider: logged with its traceback."""
     log.exception("provider %s failed unexpectedly", provider.name)
     exc = sys.exc_info()[1]

@@ -9,19 +9,19 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 import pluggy
 import uvicorn
 
 from router import __version__
-from router.app import create_app
-from router.config import Config, builtin_default, config_candidates, find_config, load_config
+from router.server.app import create_app
+from router.server.config import Config, builtin_default, config_candidates, find_config, load_config
 from router.errors import ConfigError, RouterError
-from router.logs import configure_logging
-from router.plugins import PluginLoadError, make_plugin_manager, plugin_infos, provider_classes
+from router.server.logs import configure_logging
+from router.server.plugins import PluginLoadError, make_plugin_manager, plugin_infos, provider_classes
 from router.provider import LoginOptions, Provider
-from router.runtime import Lifecycle, Runtime
+from router.server.runtime import Lifecycle, Runtime
 from router.settings import InvalidField, build_settings
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -93,7 +93,7 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 # -- loading ------------------------------------------------------------------------------
 
 
-def load(config_path: Path | None) -> tuple[Config, Mapping[str, type[Provider]], pluggy.PluginManager, str]:
+def load(config_path: Path | None) -> tuple[Config, Mapping[str, type[Provider[Any]]], pluggy.PluginManager, str]:
     """Plugins, provider classes and the validated config, with a line saying where it came from."""
     pm = make_plugin_manager()
     classes = provider_classes(pm)
@@ -251,7 +251,7 @@ def status_command(args: argparse.Namespace) -> int:
     return 0 if asyncio.run(report()) else 1
 
 
-async def _usage(provider: Provider) -> str | None:
+async def _usage(provider: Provider[Any]) -> str | None:
     try:
         async with asyncio.timeout(10):
             return await provider.usage_report()
@@ -274,7 +274,7 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _with_provider(args: argparse.Namespace, action: Callable[[Provider], Awaitable[None]]) -> int:
+def _with_provider(args: argparse.Namespace, action: Callable[[Provider[Any]], Awaitable[None]]) -> int:
     """Run `action` on the named provider (configured, or installed with default settings)."""
     config, classes, _, _ = load(args.config)
     if args.provider not in config.providers:

@@ -20,7 +20,6 @@ from router.anthropic.encode import PING, StreamEncoder
 from router.anthropic.errors import error_event, status_and_type
 from router.errors import Overloaded, UpstreamUnavailable
 from router.events import Event, MessageStop
-from router.runtime import Lifecycle
 
 log = logging.getLogger("router.stream")
 
@@ -31,7 +30,7 @@ HEADERS = [
 ]
 
 SERVER_SEND = "router.server_send"
-"""Scope key of the server's own `send`, when the app keeps it (`router.app.App`): body messages
+"""Scope key of the server's own `send`, when the app keeps it (`router.server.app.App`): body messages
 go there directly, past the middleware wrappers that only watch for the response's start."""
 
 FLUSH_BYTES = 32 * 1024
@@ -50,14 +49,14 @@ class EventStreamResponse:
         encoder: StreamEncoder,
         *,
         ping_interval: float,
-        lifecycle: Lifecycle,
+        closing: asyncio.Event,
         on_end: Outcome,
         headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self.events = events
         self.encoder = encoder
         self.ping_interval = ping_interval
-        self.lifecycle = lifecycle
+        self.closing = closing  # set when the server shuts down and the grace period is over
         self.on_end = on_end
         self.headers = HEADERS + (headers or [])
         self.sending = False
@@ -152,7 +151,7 @@ class EventStreamResponse:
         """Pings during silence; cancels the stream when the client leaves or shutdown's grace ends."""
         loop = asyncio.get_running_loop()
         disconnect = loop.create_task(_wait_disconnect(receive))
-        closing = loop.create_task(self.lifecycle.closing.wait())
+        closing = loop.create_task(self.closing.wait())
         seen = -1
         try:
             while True:

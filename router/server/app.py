@@ -32,8 +32,8 @@ from router.errors import AuthError, NotFound, RequestError, RouterError
 from router.events import Event, MessageStop
 from router.provider import ModelInfo
 from router.route import Resolution, Route
-from router.runtime import Runtime
-from router.sse import SERVER_SEND, EventStreamResponse
+from router.server.runtime import Runtime
+from router.anthropic.sse import SERVER_SEND, EventStreamResponse
 from router.tokens import estimate_input_tokens
 
 log = logging.getLogger("router")
@@ -113,7 +113,7 @@ class Endpoints:
             events,
             StreamEncoder(request.model),
             ping_interval=self.server.ping_interval,
-            lifecycle=self.runtime.lifecycle,
+            closing=self.runtime.lifecycle.closing,
             on_end=on_end,
         )
 

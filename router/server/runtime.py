@@ -6,6 +6,8 @@ classes; the web app and the CLI commands share it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import logging
 import os
@@ -16,11 +18,11 @@ from urllib.request import getproxies
 
 import httpx
 
-from router import netio
-from router.config import Config
-from router.dispatch import Dispatcher
+from router.transport import netio
+from router.server.config import Config
+from router.server.dispatch import Dispatcher
 from router.provider import CredentialStatus, Provider, ProviderContext
-from router.rules import Rules
+from router.server.rules import Rules
 
 USER_AGENT = "switchyard-router"
 
@@ -37,7 +39,7 @@ def state_dir() -> Path:
 def http_client() -> httpx.AsyncClient:
     """The pooled client a provider gets: keep-alive, no overall read timeout (streams last hours).
 
-    Its connections run on `router.netio` (cheap reads for streams paced one event per read),
+    Its connections run on `router.transport.netio` (cheap reads for streams paced one event per read),
     except behind a proxy from the environment, which httpx's own transports handle.
     """
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=60.0)
@@ -69,10 +71,10 @@ class Lifecycle:
 class Runtime:
     """The router's live state, shared by the web app and the CLI."""
 
-    def __init__(self, config: Config, classes: Mapping[str, type[Provider]]) -> None:
+    def __init__(self, config: Config, classes: Mapping[str, type[Provider[Any]]]) -> None:
         self.config = config
         self.rules = Rules(config)
-        self.providers: dict[str, Provider] = {}
+        self.providers: dict[str, Provider[Any]] = {}
         for name, settings in config.providers.items():
             context = ProviderContext(http_client(), logging.getLogger(f"providers.{name}"), state_dir() / name)
             self.providers[name] = classes[name](settings, context)
@@ -103,7 +105,7 @@ def _missing_message(name: str) -> str:
     )
 
 
-def _safe_status(provider: Provider) -> CredentialStatus:
+def _safe_status(provider: Provider[Any]) -> CredentialStatus:
     try:
         return provider.credential_status()
     except Exception as exc:  # a status check must never stop the banner

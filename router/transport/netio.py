@@ -28,7 +28,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from router import http1
+from router.transport import http1
 
 HIGH_WATER = 1 << 20
 """Stop reading from the socket when this much is buffered and unread (a slow consumer)."""
@@ -313,7 +313,7 @@ def transport(limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -
     """httpx's own transport (its request/response and error mapping), with our pool on `AsyncioBackend`.
 
     httpx builds its connection pool without a way to pass a network backend, so the pool is
-    built again here with the same settings: httpcore's pool, opening `router.http1` connections.
+    built again here with the same settings: httpcore's pool, opening `router.transport.http1` connections.
     """
     result = httpx.AsyncHTTPTransport(limits=limits)
     result._pool = http1.Pool(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from router.config import Config, RouteRule, parse_target
+from router.server.config import Config, RouteRule, parse_target
 from router.errors import ConfigError, NoRoute
 from router.route import Resolution, Route
 
@@ -56,9 +56,9 @@ class _Target:
         provider, model, suffix = parse_target(text, "")
         return cls(provider, model, effort or suffix)
 
-    def route(self, requested: str, options: Mapping[str, Any] | None = None) -> Route:
+    def route(self, requested: str, options: Any = None) -> Route:
         model = self.model.replace("{model}", requested)
-        return Route(self.provider, model, self.effort, dict(options or {}))
+        return Route(self.provider, model, self.effort, options)
 
     @property
     def text(self) -> str:
