@@ -1,4 +1,4 @@
-"""Fold a stream of canonical events into one `Reply`, for clients that did not ask to stream."""
+"""Fold a stream of canonical events (in batches) into one `Reply`, for clients that did not ask to stream."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import orjson
 from router.conversation import Block, Reply, Signature, TextBlock, ThinkingBlock, ToolUseBlock, Usage
 from router.errors import UpstreamUnavailable
 from router.events import (
+    Batch,
     BlockStop,
     Event,
     MessageStart,
@@ -105,9 +106,11 @@ def _arguments(text: str) -> dict[str, object]:
     return value
 
 
-async def collect(events: AsyncIterator[Event]) -> Reply:
-    """Drain `events` into one reply."""
+async def collect(batches: AsyncIterator[Batch]) -> Reply:
+    """Drain a provider's `batches` into one reply."""
     collector = Collector()
-    async for event in events:
-        collector.add(event)
+    add = collector.add
+    async for batch in batches:
+        for event in batch:
+            add(event)
     return collector.reply()

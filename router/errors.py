@@ -12,6 +12,7 @@
         ├── Overloaded             the backend is busy or unavailable; worth retrying (529)
         ├── ContextTooLong         the conversation exceeds the model's context (400, "prompt is too long")
         ├── UpstreamRejected       the backend refused the request as invalid (400)
+        │   └── ModelUnavailable   the backend does not serve this model to this account; falls back (400)
         ├── UpstreamTimeout        the backend did not answer in time (504)
         └── UpstreamUnavailable    the backend could not be reached or failed with 5xx (502)
 
@@ -102,6 +103,14 @@ class UpstreamRejected(ProviderError):
     """Raised when the backend rejects the request itself as invalid; retrying cannot help."""
 
     fallback = False
+
+
+class ModelUnavailable(UpstreamRejected):
+    """Raised when the backend does not serve the model (unknown, retired, not in the plan, no
+    endpoint meeting the preferences). Unlike other rejections another route may well serve the
+    request, so it falls back."""
+
+    fallback = True
 
 
 class UpstreamTimeout(ProviderError):

@@ -8,6 +8,7 @@ no index: the Anthropic encoder numbers blocks as they open. Failures are except
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -98,3 +99,8 @@ Event: TypeAlias = (
     | MessageStop
 )
 BlockStart: TypeAlias = TextStart | ThinkingStart | ToolUseStart
+
+Batch: TypeAlias = Sequence[Event]
+"""What `Provider.stream` yields: the events translated from one upstream read (one SSE event,
+one chunk of frames), never empty. The SSE writer sends one batch in one socket write, so a
+burst costs one write, not one per event."""

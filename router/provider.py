@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -67,7 +67,6 @@ class ProviderContext:
     http: httpx.AsyncClient
     logger: logging.Logger
     state_dir: Path
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 SettingsT = TypeVar("SettingsT")
@@ -102,8 +101,13 @@ class Provider(ABC, Generic[SettingsT]):
         return self.context.logger
 
     @abstractmethod
-    def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
+    def stream(self, request: Request, route: Route) -> AsyncIterator[Sequence[Event]]:
         """Send `request` to `route.model` and yield canonical events as the backend answers.
+
+        Each item is a batch (`router.events.Batch`): the non-empty list of events translated
+        from one upstream read (one SSE event, one chunk of frames), yielded as soon as it is
+        complete; the router writes a batch to the client in one go. `router.toolkit.upstream`
+        sends the request and reads the reply this way for HTTP backends.
 
         Raise `router.errors.ProviderError` subclasses for failures. Any reasoning signature
         in `request` was minted by this provider and `route.model` (the core drops others).

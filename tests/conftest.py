@@ -15,6 +15,7 @@ import yaml
 from router.server.app import create_app
 from router.server.config import Config, parse_config
 from router.server.runtime import Runtime
+from router.transport.support import fast_transport_supported
 from tests.support.scripted import OtherProvider, ScriptedProvider
 
 os.environ.setdefault("SWITCHYARD_NO_PLUGIN_AUTOLOAD", "1")
@@ -107,6 +108,14 @@ async def make_harness() -> AsyncIterator[Callable[..., Harness]]:
     yield build
     for h in made:
         await h.aclose()
+
+
+@pytest.fixture(params=["fast", "httpx"])
+def upstream_transport(request: pytest.FixtureRequest) -> str:
+    """The `server.upstream_transport` of a live router under test: a test taking it runs on both."""
+    if request.param == "fast":  # else the router would quietly fall back, and [fast] test httpx's transport twice
+        assert fast_transport_supported() is None, fast_transport_supported()
+    return str(request.param)
 
 
 def body(model: str = "claude-opus-4-8", text: str = "hello", **extra: Any) -> dict[str, Any]:

@@ -70,7 +70,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+def stack(tmp_path: Path, upstream_transport: str) -> Iterator[Stack]:
     codex, openrouter = FakeCodex(brain=codex_brain()), FakeOpenRouter()
     auth_file = tmp_path / "codex-home" / "auth.json"
     auth_file.parent.mkdir()
@@ -78,7 +78,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     with serve_asgi(codex.app()) as codex_url, serve_asgi(openrouter.app()) as openrouter_url:
         config = tmp_path / "config.yaml"
         config.write_text(f"""
-server: {{retries: 0}}
+server: {{retries: 0, upstream_transport: {upstream_transport}}}
 providers:
   codex:
     base_url: {codex_url}

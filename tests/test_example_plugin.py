@@ -180,6 +180,31 @@ def test_router_check_reports_bad_plugin_settings_by_dotted_path(
     assert f"{where}: " in result.stderr and problem in result.stderr, result.stderr
 
 
+# -- the provider contract suite ----------------------------------------------------------------
+
+
+def test_the_example_passes_the_provider_contract_suite(echo_target: Path) -> None:
+    """The example's own tests (`router.testing.suite` with its harness) pass, run as its author would.
+
+    A separate pytest, from a directory holding no package, so `switchyard_echo` comes from the
+    installed copy and no fixture of this suite leaks in; the cases echo cannot script skip.
+    """
+    tests = echo_target.parent / "source" / "tests"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tests), "-p", "no:cacheprovider", "-q", "-rs"],
+        check=False,
+        env=plugin_env(echo_target),
+        cwd=echo_target.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    counts = dict((kind, int(n)) for n, kind in re.findall(r"(\d+) (passed|skipped|failed)", result.stdout))
+    assert counts.get("passed", 0) >= 15 and "failed" not in counts, result.stdout
+    assert "cannot script: broken-mid-stream" in result.stdout, result.stdout  # unsupported cases skip, by name
+
+
 # -- a real server ----------------------------------------------------------------------------
 
 

@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -30,6 +29,7 @@ from providers.codex.tokens import (
 )
 from router.errors import AuthError, ProviderError, UpstreamUnavailable
 from router.provider import CredentialStatus
+from router.toolkit.clock import relative_time, token_expiry
 from router.toolkit.refresh import SingleFlightRefresh
 
 # OAuth constants, per the Codex CLI's public source (openai/codex, codex-rs/login: server.rs,
@@ -302,29 +302,10 @@ def describe_login(who: Identity, tokens: TokenSet, where: str, now: float) -> s
     account = who.email or "unknown account"
     if who.plan:
         account += f" ({who.plan} plan)"
-    expires_at = who.expires_at
-    if expires_at is None:
-        last = tokens.last_refresh
-        timing = f"last refreshed {_relative(last - now)}" if last is not None else "never refreshed"
-    elif expires_at > now:
-        timing = f"access token expires {_relative(expires_at - now)} ({_absolute(expires_at)})"
+    if who.expires_at is not None:
+        timing = token_expiry(who.expires_at, now)
+    elif tokens.last_refresh is not None:
+        timing = f"last refreshed {relative_time(tokens.last_refresh - now)}"
     else:
-        timing = f"access token expired {_relative(expires_at - now)} ({_absolute(expires_at)}), refreshed on next use"
+        timing = "never refreshed"
     return f"ChatGPT login {account}; {timing}; {where}"
-
-
-def _relative(seconds: float) -> str:
-    """`in 4 h 12 min` or `3 min ago`."""
-    span = abs(int(seconds))
-    days, rest = divmod(span, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [f"{days} d"] if days else []
-    parts += [f"{hours} h"] if hours else []
-    parts += [f"{minutes} min"] if minutes and not days else []
-    text = " ".join(parts) or "less than a minute"
-    return f"in {text}" if seconds >= 0 else f"{text} ago"
-
-
-def _absolute(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")

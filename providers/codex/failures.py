@@ -9,7 +9,6 @@ Claude Code compact), and a usage limit always carries its reset time.
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
 from collections.abc import Mapping
@@ -18,31 +17,16 @@ from typing import Any
 
 import orjson
 
-from router.errors import (
-    AuthError,
-    ContextTooLong,
-    Overloaded,
-    PermissionDenied,
-    ProviderError,
-    RateLimited,
-    UpstreamRejected,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from router import errors
+from router.toolkit.clock import utc_time
+from router.toolkit.failures import describe_wait, retry_after, safe_message, too_long_message
 
 PROVIDER = "codex"
 
 
-class InvalidEncryptedContent(UpstreamRejected):
+class InvalidEncryptedContent(errors.UpstreamRejected):
     """Raised when Codex cannot verify a replayed reasoning item (another account, a server
     incident); the provider retries once with `replay_reasoning=False`."""
-
-
-class ModelNotSupported(UpstreamRejected):
-    """Raised when the account may not use the model (retired, not yet rolled out, not in the
-    plan). Unlike other rejections another route may well serve the request, so it falls back."""
-
-    fallback = True
 
 
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "context_too_large"})
@@ -55,9 +39,6 @@ _REJECT_CODES = frozenset({"invalid_request_error", "cyber_policy", "invalid_pro
 _MODEL_WORDS = ("model is not supported", "model_not_found", "does not exist or you do not have access")
 _CAPACITY = "at capacity"
 _TRY_AGAIN = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
-_BLOB = re.compile(r"gAAAA[A-Za-z0-9_=-]{12,}")
-_BEARER = re.compile(r"(Bearer\s+)\S+|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_.-]+", re.IGNORECASE)
-_MAX_MESSAGE = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +63,7 @@ def error_from_http(
     model: str = "",
     context_window: int | None = None,
     now: float | None = None,
-) -> ProviderError:
+) -> errors.ProviderError:
     """The router error for a non-200 reply from `/responses` (any body shape, even HTML)."""
     try:
         data: Any = orjson.loads(body) if body else {}
@@ -95,7 +76,7 @@ def error_from_http(
 
 def error_from_event(
     data: Mapping[str, Any], *, model: str = "", context_window: int | None = None, now: float | None = None
-) -> ProviderError:
+) -> errors.ProviderError:
     """The router error for an `error` or `response.failed` event inside a 200 stream."""
     response = data.get("response")
     if isinstance(response, Mapping) and isinstance(response.get("error"), Mapping):
@@ -148,17 +129,10 @@ def _failure(
     return _Failure(status, code, message, fields, headers, model, context_window, clock)
 
 
-def safe_message(text: str) -> str:
-    """A backend message fit for logs and clients: one line, short, no tokens or reasoning blobs."""
-    text = _BLOB.sub("gAAAA…", " ".join(text.split()))
-    text = _BEARER.sub(lambda m: f"{m.group(1)}…" if m.group(1) else "…", text)
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
-
-
 # -- classification ----------------------------------------------------------------------------
 
 
-def _classify(failure: _Failure) -> ProviderError:
+def _classify(failure: _Failure) -> errors.ProviderError:
     """Most specific first: what the body says outranks the status code."""
     code, text, status = failure.code, failure.message.lower(), failure.status
     if code == "invalid_encrypted_content":
@@ -166,37 +140,37 @@ def _classify(failure: _Failure) -> ProviderError:
             _said("Codex could not verify a replayed reasoning item", failure), **_origin(failure)
         )
     if code in _CONTEXT_CODES or status == 413 or any(word in text for word in _CONTEXT_WORDS):
-        return ContextTooLong(_context_message(failure), **_origin(failure))
+        return errors.ContextTooLong(_context_message(failure), **_origin(failure))
     if code == "usage_not_included":
-        return PermissionDenied(
+        return errors.PermissionDenied(
             _said("this ChatGPT plan does not include Codex", failure), **_origin(failure)
         )
     if _CAPACITY in text:
-        return Overloaded(_said(f"Codex model '{failure.model}' is at capacity", failure), **_origin(failure))
+        return errors.Overloaded(_said(f"Codex model '{failure.model}' is at capacity", failure), **_origin(failure))
     if code in _LIMIT_CODES or "usage limit" in text or status == 429:
         return _rate_limited(failure)
     if code in _BUSY_CODES or status in (503, 529):
-        return Overloaded(_said("Codex is overloaded", failure), **_origin(failure))
+        return errors.Overloaded(_said("Codex is overloaded", failure), **_origin(failure))
     if any(word in text for word in _MODEL_WORDS) or code == "model_not_found":
-        return ModelNotSupported(_model_message(failure), **_origin(failure))
+        return errors.ModelUnavailable(_model_message(failure), **_origin(failure))
     return _by_status(failure)
 
 
-def _by_status(failure: _Failure) -> ProviderError:
+def _by_status(failure: _Failure) -> errors.ProviderError:
     status, origin = failure.status, _origin(failure)
     if status == 401:
         hint = "log in again (`codex login`) so the router can read fresh tokens"
-        return AuthError(f"Codex refused the ChatGPT credentials (HTTP 401); {hint}", **origin)
+        return errors.AuthError(f"Codex refused the ChatGPT credentials (HTTP 401); {hint}", **origin)
     if status == 403:
-        return PermissionDenied(_said("Codex denied access (HTTP 403)", failure), **origin)
+        return errors.PermissionDenied(_said("Codex denied access (HTTP 403)", failure), **origin)
     if status in (408, 504):
-        return UpstreamTimeout(_said(f"Codex timed out (HTTP {status})", failure), **origin)
+        return errors.UpstreamTimeout(_said(f"Codex timed out (HTTP {status})", failure), **origin)
     if status is not None and 400 <= status < 500:
-        return UpstreamRejected(_said(f"Codex rejected the request (HTTP {status})", failure), **origin)
+        return errors.UpstreamRejected(_said(f"Codex rejected the request (HTTP {status})", failure), **origin)
     if status is None and failure.code in _REJECT_CODES:
-        return UpstreamRejected(_said("Codex rejected the request", failure), **origin)
+        return errors.UpstreamRejected(_said("Codex rejected the request", failure), **origin)
     where = f"HTTP {status}" if status is not None else "during the reply"
-    return UpstreamUnavailable(_said(f"Codex failed ({where})", failure), **origin)
+    return errors.UpstreamUnavailable(_said(f"Codex failed ({where})", failure), **origin)
 
 
 def _origin(failure: _Failure) -> dict[str, Any]:
@@ -208,11 +182,8 @@ def _said(summary: str, failure: _Failure) -> str:
 
 
 def _context_message(failure: _Failure) -> str:
-    """Anthropic's wording ("prompt is too long") so Claude Code compacts, plus the model's limit."""
-    model = f"{failure.model}'s" if failure.model else "the model's"
-    limit = f" of {failure.context_window:,} tokens" if failure.context_window else ""
     said = failure.message or failure.code
-    return f"prompt is too long: the conversation exceeds {model} context window{limit} (Codex: {said})"
+    return too_long_message("Codex", said, model=failure.model, context_window=failure.context_window)
 
 
 def _model_message(failure: _Failure) -> str:
@@ -223,24 +194,24 @@ def _model_message(failure: _Failure) -> str:
 # -- rate limits ------------------------------------------------------------------------------------
 
 
-def _rate_limited(failure: _Failure) -> RateLimited:
+def _rate_limited(failure: _Failure) -> errors.RateLimited:
     """A usage or rate limit, with when it resets: body first, then headers, then the message."""
-    retry_after = _retry_after(failure)
+    wait = _wait(failure)
     plan = failure.fields.get("plan_type")
     rate = failure.code in ("rate_limit_exceeded", "rate_limit_error")
     what = "Codex rate limit reached" if rate else "Codex usage limit reached"
     text = f"{what} ({plan} plan)" if isinstance(plan, str) and plan else what
-    if retry_after is not None:
-        text += f"; it resets in {describe_wait(retry_after)}"
+    if wait is not None:
+        text += f"; it resets in {describe_wait(wait)}"
         resets_at = failure.fields.get("resets_at")
         if isinstance(resets_at, (int, float)):
-            text += time.strftime(" (at %Y-%m-%d %H:%M UTC)", time.gmtime(resets_at))
+            text += f" (at {utc_time(resets_at)})"
     elif failure.message:
         text += f": {failure.message}"
-    return RateLimited(text, retry_after=retry_after, **_origin(failure))
+    return errors.RateLimited(text, retry_after=wait, **_origin(failure))
 
 
-def _retry_after(failure: _Failure) -> float | None:
+def _wait(failure: _Failure) -> float | None:
     fields = failure.fields
     seconds = fields.get("resets_in_seconds")
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
@@ -248,7 +219,7 @@ def _retry_after(failure: _Failure) -> float | None:
     resets_at = fields.get("resets_at")
     if isinstance(resets_at, (int, float)) and not isinstance(resets_at, bool):
         return max(0.0, float(resets_at) - failure.now)
-    header = _header_wait(failure.headers, failure.now)
+    header = retry_after(failure.headers, failure.now)
     if header is not None:
         return header
     match = _TRY_AGAIN.search(failure.message)
@@ -256,39 +227,3 @@ def _retry_after(failure: _Failure) -> float | None:
         value = float(match.group(1))
         return value / 1000 if match.group(2).lower() == "ms" else value
     return None
-
-
-def _header_wait(headers: Mapping[str, str], now: float) -> float | None:
-    """`retry-after` as seconds or an HTTP date; `retry-after-ms` as milliseconds."""
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds is not None and _is_number(milliseconds):
-        return max(0.0, float(milliseconds) / 1000)
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    if _is_number(value):
-        return max(0.0, float(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def describe_wait(seconds: float) -> str:
-    """A wait as people say it: `45 s`, `12 min`, `3 h 51 min`, `2 d 4 h`."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, hours, days = whole // 60 % 60, whole // 3600 % 24, whole // 86400
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"

@@ -8,24 +8,15 @@ and reasoning this provider signed as `reasoning` items carrying their `encrypte
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 import orjson
 
 from providers.codex.tools import NameTable
-from router.conversation import (
-    Block,
-    DocumentBlock,
-    ImageBlock,
-    Message,
-    TextBlock,
-    ThinkingBlock,
-    ToolResultBlock,
-    ToolUseBlock,
-)
+from router import conversation as canon
 from router.route import Route
+from router.toolkit.documents import document_heading, document_text
+from router.toolkit.turns import split_user_turn
 
 
 def message_item(role: str, content: list[dict[str, Any]]) -> dict[str, Any]:
@@ -54,14 +45,14 @@ class InputBuilder:
         self.images_in_tool_output = images_in_tool_output
         self.calls: set[str] = set()
 
-    def items(self, messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    def items(self, messages: tuple[canon.Message, ...]) -> list[dict[str, Any]]:
         """Every message as input items; `system` turns become developer messages in place."""
         out: list[dict[str, Any]] = []
         for message in messages:
             if message.role == "assistant":
                 out += self.assistant(message.content)
             elif message.role == "system":
-                texts = [input_text(b.text) for b in message.content if isinstance(b, TextBlock)]
+                texts = [input_text(b.text) for b in message.content if isinstance(b, canon.TextBlock)]
                 out.append(message_item("developer", texts))
             else:
                 out += self.user(message.content)
@@ -69,20 +60,12 @@ class InputBuilder:
 
     # -- user turns: tool outputs first, then one message with everything else --
 
-    def user(self, blocks: tuple[Block, ...]) -> list[dict[str, Any]]:
+    def user(self, blocks: tuple[canon.Block, ...]) -> list[dict[str, Any]]:
         """Tool outputs right after their calls, then one user message with the rest, images included."""
-        outputs: list[dict[str, Any]] = []
-        parts: list[dict[str, Any]] = []
-        for block in blocks:
-            if isinstance(block, ToolResultBlock):
-                output, moved = self.tool_output(block)
-                outputs += output
-                parts += moved
-            elif isinstance(block, (TextBlock, ImageBlock, DocumentBlock)):
-                parts += content_parts(block)
+        outputs, parts = split_user_turn(blocks, self.tool_output, content_parts)
         return outputs + ([message_item("user", parts)] if parts else [])
 
-    def tool_output(self, block: ToolResultBlock) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def tool_output(self, block: canon.ToolResultBlock) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The `function_call_output` item, and the parts that must travel in a user message."""
         parts = [part for content in block.content for part in content_parts(content)]
         call_id = self.names.call_id(block.tool_use_id)
@@ -100,7 +83,7 @@ class InputBuilder:
 
     # -- assistant turns --
 
-    def assistant(self, blocks: tuple[Block, ...]) -> list[dict[str, Any]]:
+    def assistant(self, blocks: tuple[canon.Block, ...]) -> list[dict[str, Any]]:
         """Reasoning, text and calls in their original order; adjacent texts share one message."""
         out: list[dict[str, Any]] = []
         texts: list[str] = []
@@ -115,9 +98,9 @@ class InputBuilder:
                 texts = []
         return out + _assistant_message(texts)
 
-    def assistant_item(self, block: Block) -> dict[str, Any] | None:
+    def assistant_item(self, block: canon.Block) -> dict[str, Any] | None:
         """A client tool call as `function_call`, signed thinking as `reasoning`, else nothing."""
-        if isinstance(block, ToolUseBlock):
+        if isinstance(block, canon.ToolUseBlock):
             call_id = self.names.call_id(block.id)
             self.calls.add(call_id)
             arguments = orjson.dumps(dict(block.input)).decode()
@@ -127,11 +110,11 @@ class InputBuilder:
                 "name": self.names.name(block.name),
                 "arguments": arguments,
             }
-        if isinstance(block, ThinkingBlock):
+        if isinstance(block, canon.ThinkingBlock):
             return self.reasoning(block)
         return None
 
-    def reasoning(self, block: ThinkingBlock) -> dict[str, Any] | None:
+    def reasoning(self, block: canon.ThinkingBlock) -> dict[str, Any] | None:
         """A thinking block Codex signed becomes its reasoning item again; any other is dropped.
 
         Unsigned thinking came from another model: replaying it as assistant text would teach
@@ -152,13 +135,13 @@ def _assistant_message(texts: list[str]) -> list[dict[str, Any]]:
     return [message_item("assistant", [{"type": "output_text", "text": "\n\n".join(texts)}])]
 
 
-def _assistant_text(block: Block) -> str | None:
+def _assistant_text(block: canon.Block) -> str | None:
     """Text an assistant turn carries as `output_text`, including server tool traffic as context."""
-    if isinstance(block, TextBlock):
+    if isinstance(block, canon.TextBlock):
         return block.text
-    if isinstance(block, ToolUseBlock) and block.server:
+    if isinstance(block, canon.ToolUseBlock) and block.server:
         return f"[{block.name} {orjson.dumps(dict(block.input)).decode()}]"
-    if isinstance(block, ToolResultBlock):
+    if isinstance(block, canon.ToolResultBlock):
         return f"[server tool result]\n{block.text}"
     return None
 
@@ -171,35 +154,26 @@ def _output_value(parts: list[dict[str, Any]], is_error: bool) -> str | list[dic
     return ([input_text(prefix.strip())] if prefix else []) + parts
 
 
-def content_parts(block: TextBlock | ImageBlock | DocumentBlock) -> list[dict[str, Any]]:
+def content_parts(block: canon.ResultContent) -> list[dict[str, Any]]:
     """User content as Codex parts: text, images as data: or https URLs, documents as text or files."""
-    if isinstance(block, TextBlock):
+    if isinstance(block, canon.TextBlock):
         return [input_text(block.text)] if block.text else []
-    if isinstance(block, ImageBlock):
+    if isinstance(block, canon.ImageBlock):
         url = block.url or f"data:{block.media_type};base64,{block.data}"
         return [{"type": "input_image", "image_url": url}]
     return _document_parts(block)
 
 
-def _document_parts(block: DocumentBlock) -> list[dict[str, Any]]:
+def _document_parts(block: canon.DocumentBlock) -> list[dict[str, Any]]:
     """Text documents as text; base64 files (PDFs) as `input_file`; URL documents as a reference."""
-    heading = "\n".join(part for part in (block.title, block.context) if part)
-    text = block.text if block.text is not None else _decoded_text(block)
+    text = document_text(block)
     if text is not None:
-        return [input_text(f"{heading}\n\n{text}" if heading else text)]
+        return [input_text(text)]
     if block.data is not None:
         media = block.media_type or "application/octet-stream"
         name = block.title or ("document.pdf" if media == "application/pdf" else "document")
         file = {"type": "input_file", "filename": name, "file_data": f"data:{media};base64,{block.data}"}
         return ([input_text(block.context)] if block.context else []) + [file]
+    heading = document_heading(block)
     return [input_text(f"[document at {block.url}]{' ' + heading if heading else ''}")]
 
-
-def _decoded_text(block: DocumentBlock) -> str | None:
-    """A base64 document whose media type is text, decoded; None for binary files."""
-    if block.data is None or not (block.media_type or "").startswith("text/"):
-        return None
-    try:
-        return base64.b64decode(block.data).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None

@@ -7,12 +7,12 @@ router usable when the list cannot be fetched.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from router.provider import ModelInfo
+from router.toolkit import catalogue
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,36 +60,12 @@ def parse_catalogue(document: Any) -> tuple[CodexModel, ...]:
     return tuple(models)
 
 
-class Catalogue:
-    """The live catalogue, refreshed at most every `ttl` seconds; failures fall back to the last or built-in list."""
+class Catalogue(catalogue.Catalogue[CodexModel]):
+    """The account's live catalogue (what `fetch()` answers, parsed), cached for `ttl` seconds;
+    `FALLBACK_MODELS` until a fetch succeeds."""
 
-    def __init__(self, fetch: Callable[[], Awaitable[Any]], ttl: float, clock: Callable[[], float] = time.monotonic,
-                 retry_after_failure: float = 60.0):
-        self.fetch = fetch
-        self.ttl = ttl
-        self.retry_after_failure = min(retry_after_failure, ttl)
-        self.clock = clock
-        self.models: tuple[CodexModel, ...] = ()
-        self.fetched_at: float | None = None
+    def __init__(self, fetch: Callable[[], Awaitable[Any]], ttl: float) -> None:
+        async def models() -> tuple[CodexModel, ...]:
+            return parse_catalogue(await fetch())
 
-    async def all(self) -> Sequence[CodexModel]:
-        """The current list (fetched when stale)."""
-        now = self.clock()
-        if self.fetched_at is None or now - self.fetched_at >= self.ttl:
-            self.fetched_at = now  # one attempt per ttl, even when it fails
-            try:
-                fetched = parse_catalogue(await self.fetch())
-            except Exception:  # any failure: keep serving from what we have
-                fetched = ()
-            if fetched:
-                self.models = fetched
-            else:  # try again soon rather than pinning the fallback for a whole ttl
-                self.fetched_at = now - self.ttl + self.retry_after_failure
-        return self.models or FALLBACK_MODELS
-
-    async def find(self, slug: str) -> CodexModel | None:
-        """The model called `slug`, if the catalogue (live or built-in) knows it."""
-        for model in await self.all():
-            if model.info.id == slug:
-                return model
-        return next((model for model in FALLBACK_MODELS if model.info.id == slug), None)
+        super().__init__(models, ttl, key=lambda model: model.info.id, fallback=FALLBACK_MODELS)

@@ -1,7 +1,8 @@
 """The Codex provider: the I/O shell around `translate` (payloads, replies) and `auth` (tokens).
 
 One request: fresh credentials -> `POST {base}/responses` (SSE) -> a 401 refreshes once and
-replays -> a non-200 becomes a router error -> each SSE event is fed to `ReplyState`.
+replays -> a non-200 becomes a router error -> each SSE event is fed to `ReplyState`, its
+events yielded as one batch (the sending and reading are `router.toolkit.upstream`'s).
 A request the backend refuses because a replayed reasoning blob cannot be verified is sent
 once more without reasoning items, so a conversation never gets stuck on one.
 """
@@ -12,14 +13,16 @@ import dataclasses
 import platform
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-import orjson
 
 from providers.codex.auth import CLIENT_ID, ISSUER, ORIGINATOR, TOKEN_URL, Credentials, TokenManager
+from providers.codex.failures import PROVIDER
 from providers.codex.login import browser_login, device_login
 from providers.codex.models import Catalogue, CodexModel
 from providers.codex.tokens import AuthFile, default_auth_path, default_opencode_path, logout
@@ -32,20 +35,12 @@ from providers.codex.translate import (
     error_from_http,
 )
 from router.conversation import Request
-from router.errors import AuthError, UpstreamTimeout, UpstreamUnavailable
-from router.events import Event
-from router.toolkit.eventsource import read_events
-from router.provider import (
-    CredentialStatus,
-    LoginOptions,
-    ModelInfo,
-    Provider,
-    ProviderContext,
-    Say,
-)
-from router.toolkit.jsonbody import json_body
-from router.transport.body import body_chunks
+from router.errors import AuthError
+from router.events import Batch, Event
+from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say
 from router.route import Route
+from router.toolkit.jsonbody import json_body
+from router.toolkit.upstream import Backend, ErrorMapping, accept, drain
 
 DEFAULT_BASE_URL = "https://chatgpt.com/backend-api/codex"
 CLIENT_VERSION = "0.144.1"
@@ -86,32 +81,36 @@ class CodexProvider(Provider[CodexSettings]):
         self.tokens = TokenManager(self.auth_file, context.http, settings.token_url, CLIENT_ID,
                                    headers=self.identity, logger=self.log)
         self.catalogue = Catalogue(self._fetch_models, settings.models_ttl)
+        self.backend = Backend(context.http, "the Codex backend", PROVIDER)
 
     # -- the request ---------------------------------------------------------------------
 
-    async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
-        """One turn on the Codex backend, as canonical events."""
+    async def stream(self, request: Request, route: Route) -> AsyncIterator[Batch]:
+        """One turn on the Codex backend, as batches of canonical events (one per SSE event)."""
         response, state = await self._open(request, route)
         del request  # a reply may stream for minutes; the request (often 100+ KB) need not live that long
-        try:
-            async for event in self._read(response, state):
-                yield event
-        finally:
-            await response.aclose()
+
+        def feed(name: str, data: dict[str, Any]) -> list[Event]:
+            return state.feed(str(data.get("type") or name), data)
+
+        async with aclosing(self.backend.sse_batches(response, feed, state.finish)) as batches:
+            async for batch in batches:
+                yield batch
 
     async def _open(self, request: Request, route: Route) -> tuple[httpx.Response, ReplyState]:
         """Send the turn (again without reasoning if Codex cannot verify it); the response and its reader."""
         model = await self.catalogue.find(route.model)
+        window = model.info.context_window if model else None
         options = self._options(request, route, model)
         payload = build_payload(request, route, options=options)
+        error = partial(error_from_http, model=route.model, context_window=window)
         try:
-            response = await self._send(payload, request, route, model)
+            response = await self._send(payload, request, error)
         except InvalidEncryptedContent:
             self.log.warning("codex could not verify replayed reasoning; retrying without it")
             payload = build_payload(request, route, options=dataclasses.replace(options, replay_reasoning=False))
-            response = await self._send(payload, request, route, model)
-        state = ReplyState(route, payload.names, show_reasoning=payload.shows_thinking,
-                           context_window=model.info.context_window if model else None)
+            response = await self._send(payload, request, error)
+        state = ReplyState(route, payload.names, show_reasoning=payload.shows_thinking, context_window=window)
         return response, state
 
     def _options(self, request: Request, route: Route, model: CodexModel | None) -> PayloadOptions:
@@ -125,60 +124,28 @@ class CodexProvider(Provider[CodexSettings]):
             reasoning_summary=None if summary == "none" else summary,
         )
 
-    async def _send(self, payload: Payload, request: Request, route: Route, model: CodexModel | None) -> httpx.Response:
+    async def _send(self, payload: Payload, request: Request, error: ErrorMapping) -> httpx.Response:
+        """POST the payload; a 401 refreshes the token once and replays; any other non-200 -> `error`."""
         for note in payload.notes:
             self.log.info("codex request: %s", note)
         body = json_body(payload.body)
         credentials = await self.tokens.access()
         response = await self._post(body, credentials, request)
         if response.status_code == 401:
-            await response.aclose()
+            await drain(response)
             credentials = await self.tokens.refresh_after_401(credentials)
             response = await self._post(body, credentials, request)
-        if response.status_code != 200:
-            content = await response.aread()
-            await response.aclose()
-            raise error_from_http(response.status_code, content, response.headers, model=route.model,
-                                  context_window=model.info.context_window if model else None)
-        return response
+        return await accept(response, error)
 
     async def _post(self, body: bytes, credentials: Credentials, request: Request) -> httpx.Response:
-        headers = {
-            **self.identity,
-            "authorization": f"Bearer {credentials.access_token}",
-            "chatgpt-account-id": credentials.account_id or "",
-            "accept": "text/event-stream",
-            "content-type": "application/json",
-        }
+        headers = {**self._headers(credentials, "text/event-stream"), "content-type": "application/json"}
         if request.session_id:
             headers["session_id"] = request.session_id
-        http = self.context.http
-        try:
-            return await http.send(http.build_request("POST", self._url("/responses"), content=body, headers=headers),
-                                   stream=True)
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(f"the Codex backend did not answer in time ({type(exc).__name__})") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"could not reach the Codex backend ({type(exc).__name__})") from None
+        return await self.backend.send("POST", self._url("/responses"), content=body, headers=headers)
 
-    async def _read(self, response: httpx.Response, state: ReplyState) -> AsyncIterator[Event]:
-        try:
-            async for message in read_events(body_chunks(response)):
-                if not message.data or message.data == "[DONE]":
-                    continue
-                data = orjson.loads(message.data)
-                if not isinstance(data, dict):
-                    raise UpstreamUnavailable("the Codex backend sent an event that is not a JSON object")
-                for event in state.feed(str(data.get("type") or message.event), data):
-                    yield event
-        except httpx.TimeoutException:
-            raise UpstreamTimeout("the Codex backend went silent mid-reply") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"the connection to the Codex backend broke ({type(exc).__name__})") from None
-        except orjson.JSONDecodeError:
-            raise UpstreamUnavailable("the Codex backend sent an event that is not JSON") from None
-        for event in state.finish():
-            yield event
+    def _headers(self, credentials: Credentials, accept: str) -> dict[str, str]:
+        return {**self.identity, "authorization": f"Bearer {credentials.access_token}",
+                "chatgpt-account-id": credentials.account_id or "", "accept": accept}
 
     # -- models, status, login -------------------------------------------------------------
 
@@ -187,9 +154,7 @@ class CodexProvider(Provider[CodexSettings]):
         return [model.info for model in await self.catalogue.all()]
 
     async def _fetch_models(self) -> Any:
-        credentials = await self.tokens.access()
-        headers = {**self.identity, "authorization": f"Bearer {credentials.access_token}",
-                   "chatgpt-account-id": credentials.account_id or "", "accept": "application/json"}
+        headers = self._headers(await self.tokens.access(), "application/json")
         response = await self.context.http.get(self._url("/models"), headers=headers,
                                                params={"client_version": self.settings.client_version}, timeout=10.0)
         response.raise_for_status()

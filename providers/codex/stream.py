@@ -2,8 +2,9 @@
 
 Codex streams output items (reasoning, message, function_call) addressed by `output_index`,
 and parallel tool calls may interleave their argument deltas. Canonical blocks must not
-interleave, so only the oldest unfinished item streams live; later items buffer their events
-until every item before them is done, then flush in order.
+interleave, so each item is a block of a `BlockQueue` keyed by its output index: only the
+oldest unfinished item streams live; later items buffer their events until every item before
+them is done, then flush in order.
 
 A reasoning item becomes one thinking block: summary text as thinking deltas (parts joined
 by a blank line), then its final `encrypted_content` as the block's signature. A reasoning
@@ -13,29 +14,17 @@ signature), so the encrypted reasoning survives the round trip through the clien
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from providers.codex.failures import PROVIDER, error_from_event
 from providers.codex.tools import ToolNames
+from router import events as ev
 from router.conversation import Signature, StopReason, Usage
 from router.errors import UpstreamUnavailable
-from router.events import (
-    BlockStop,
-    Event,
-    MessageStart,
-    MessageStop,
-    SignatureDelta,
-    TextDelta,
-    TextStart,
-    ThinkingDelta,
-    ThinkingStart,
-    ToolInputDelta,
-    ToolUseStart,
-)
 from router.route import Route
+from router.toolkit.blocks import BlockQueue
 
 _KINDS = frozenset({"message", "reasoning", "function_call"})
 _PART_BREAK = "\n\n"
@@ -43,13 +32,10 @@ _PART_BREAK = "\n\n"
 
 @dataclass(slots=True)
 class _Item:
-    """One output item: its block's progress, and events held back while an earlier item streams."""
+    """One output item: its kind, whether deltas streamed, and the summary part they belong to."""
 
     kind: str
-    pending: list[Event] = field(default_factory=list)
-    opened: bool = False
     streamed: bool = False
-    done: bool = False
     part: object = None
 
 
@@ -79,7 +65,7 @@ class ReplyState:
     goes into the "prompt is too long" message. Failures are raised, never returned.
     """
 
-    _HANDLERS: ClassVar[dict[str, Callable[[ReplyState, Mapping[str, Any]], list[Event]]]]
+    _HANDLERS: ClassVar[dict[str, Callable[[ReplyState, Mapping[str, Any]], list[ev.Event]]]]
 
     def __init__(
         self,
@@ -94,14 +80,14 @@ class ReplyState:
         self.show_reasoning = show_reasoning
         self.context_window = context_window
         self.items: dict[int, _Item] = {}
-        self.order: deque[int] = deque()
+        self.blocks: BlockQueue[int] = BlockQueue()
         self.ids: dict[str, int] = {}
         self.started = False
         self.finished = False
         self.called_tool = False
         self.refused = False
 
-    def feed(self, event_type: str, data: Mapping[str, Any]) -> list[Event]:
+    def feed(self, event_type: str, data: Mapping[str, Any]) -> list[ev.Event]:
         """The canonical events one Codex event yields (often none); raises on a failure event.
 
         The JSON `type` decides, as in Codex's own client; `event_type` (the SSE `event:` line)
@@ -117,7 +103,7 @@ class ReplyState:
             return []
         return self._start(data) + handler(self, data)
 
-    def finish(self) -> list[Event]:
+    def finish(self) -> list[ev.Event]:
         """Called when the stream ends: a reply without `response.completed` was cut off."""
         if not self.finished:
             raise UpstreamUnavailable("Codex stream closed before response.completed", provider=PROVIDER)
@@ -125,13 +111,13 @@ class ReplyState:
 
     # -- plumbing ------------------------------------------------------------------------------------
 
-    def _start(self, data: Mapping[str, Any]) -> list[Event]:
+    def _start(self, data: Mapping[str, Any]) -> list[ev.Event]:
         if self.started:
             return []
         self.started = True
         response = data.get("response")
         model = response.get("model") if isinstance(response, Mapping) else None
-        return [MessageStart(model if isinstance(model, str) and model else self.route.model)]
+        return [ev.MessageStart(model if isinstance(model, str) and model else self.route.model)]
 
     def _lookup(self, data: Mapping[str, Any]) -> int | None:
         """The output_index an event belongs to, by index or else by item id."""
@@ -146,37 +132,17 @@ class ReplyState:
 
     def _live(self, index: int, kind: str) -> _Item | None:
         item = self.items.get(index)
-        return item if item is not None and item.kind == kind and not item.done else None
+        return item if item is not None and item.kind == kind and not self.blocks.closed(index) else None
 
-    def _emit(self, index: int, events: list[Event]) -> list[Event]:
-        """Events of the oldest unfinished item go out now; those of later items wait their turn."""
-        if self.order and self.order[0] == index:
-            return events
-        self.items[index].pending.extend(events)
-        return []
-
-    def _advance(self) -> list[Event]:
-        """Drop finished items off the front, releasing what the next ones held back."""
-        out: list[Event] = []
-        while self.order:
-            head = self.items[self.order[0]]
-            out += head.pending
-            head.pending = []
-            if not head.done:
-                break
-            self.order.popleft()
-        return out
-
-    @staticmethod
-    def _open(item: _Item, start: Event) -> list[Event]:
-        if item.opened:
-            return []
-        item.opened = True
-        return [start]
+    def _delta(self, index: int, start: ev.Event, delta: ev.Event) -> list[ev.Event]:
+        """One delta of an item (its block started first if need be), and what may go out now."""
+        self.blocks.start(index, start)
+        self.blocks.push(index, delta)
+        return self.blocks.ready()
 
     # -- items ----------------------------------------------------------------------------------------
 
-    def _added(self, data: Mapping[str, Any]) -> list[Event]:
+    def _added(self, data: Mapping[str, Any]) -> list[ev.Event]:
         raw = data.get("item")
         if not isinstance(raw, Mapping) or raw.get("type") not in _KINDS:
             return []
@@ -185,86 +151,94 @@ class ReplyState:
         if index in self.items:
             return []
         item = self.items[index] = _Item(str(raw["type"]))
-        self.order.append(index)
+        self.blocks.add(index)
         if isinstance(raw.get("id"), str):
             self.ids[raw["id"]] = index
         if item.kind != "function_call":
             return []
-        return self._emit(index, self._open(item, self._tool_start(raw)))
+        self.blocks.start(index, self._tool_start(raw))
+        return self.blocks.ready()
 
-    def _tool_start(self, raw: Mapping[str, Any]) -> ToolUseStart:
+    def _tool_start(self, raw: Mapping[str, Any]) -> ev.ToolUseStart:
         self.called_tool = True
         call_id = str(raw.get("call_id") or raw.get("id") or "")
-        return ToolUseStart(self.names.call_id(call_id), self.names.tool_name(str(raw.get("name") or "")))
+        return ev.ToolUseStart(self.names.call_id(call_id), self.names.tool_name(str(raw.get("name") or "")))
 
-    def _done(self, data: Mapping[str, Any]) -> list[Event]:
+    def _done(self, data: Mapping[str, Any]) -> list[ev.Event]:
         raw = data.get("item")
         if not isinstance(raw, Mapping) or raw.get("type") not in _KINDS:
             return []
         index = self._lookup(data)
-        out: list[Event] = []
+        out: list[ev.Event] = []
         if index is None:
             out += self._added(data)
             index = self._lookup(data)
         item = self.items.get(index) if index is not None else None
-        if index is None or item is None or item.done:
+        if index is None or item is None or self.blocks.closed(index):
             return out
         closing = {
             "message": self._close_text,
             "reasoning": self._close_reasoning,
             "function_call": self._close_call,
         }
-        out += self._emit(index, closing[item.kind](item, raw))
-        item.done = True
-        return out + self._advance()
+        closing[item.kind](index, item, raw)
+        return out + self.blocks.ready()
 
-    def _close_text(self, item: _Item, raw: Mapping[str, Any]) -> list[Event]:
-        events: list[Event] = []
+    def _close_text(self, index: int, item: _Item, raw: Mapping[str, Any]) -> None:
         if not item.streamed:
             text = "".join(_part_texts(raw.get("content"), ("output_text", "refusal")))
             if text:
-                events += self._open(item, TextStart()) + [TextDelta(text)]
-        return events + ([BlockStop()] if item.opened else [])
+                self.blocks.start(index, ev.TextStart())
+                self.blocks.push(index, ev.TextDelta(text))
+        self._close(index)
 
-    def _close_reasoning(self, item: _Item, raw: Mapping[str, Any]) -> list[Event]:
+    def _close_reasoning(self, index: int, item: _Item, raw: Mapping[str, Any]) -> None:
         """The block's remaining text if none streamed, its signature, and its stop."""
         if not self.show_reasoning:
-            return []
+            self.blocks.close(index)
+            return
         encrypted = raw.get("encrypted_content")
         encrypted = encrypted if isinstance(encrypted, str) and encrypted else None
-        events: list[Event] = []
         if not item.streamed:
             text = _PART_BREAK.join(_part_texts(raw.get("summary"), ("summary_text",)))
             if text:
-                events += self._open(item, ThinkingStart()) + [ThinkingDelta(text)]
+                self.blocks.start(index, ev.ThinkingStart())
+                self.blocks.push(index, ev.ThinkingDelta(text))
             elif encrypted is not None:
-                events += self._open(item, ThinkingStart(redacted=True))
-        if encrypted is not None and item.opened:
-            events.append(SignatureDelta(Signature(self.route.provider, self.route.model, encrypted)))
-        return events + ([BlockStop()] if item.opened else [])
+                self.blocks.start(index, ev.ThinkingStart(redacted=True))
+        if encrypted is not None and self.blocks.started(index):
+            self.blocks.push(index, ev.SignatureDelta(Signature(self.route.provider, self.route.model, encrypted)))
+        self._close(index)
 
-    def _close_call(self, item: _Item, raw: Mapping[str, Any]) -> list[Event]:
-        events = self._open(item, self._tool_start(raw))
+    def _close_call(self, index: int, item: _Item, raw: Mapping[str, Any]) -> None:
+        self.blocks.start(index, self._tool_start(raw))
         arguments = raw.get("arguments")
         if not item.streamed and isinstance(arguments, str) and arguments:
-            events.append(ToolInputDelta(arguments))
-        return events + [BlockStop()]
+            self.blocks.push(index, ev.ToolInputDelta(arguments))
+        self._close(index)
+
+    def _close(self, index: int) -> None:
+        """Close the item's block, with a stop when it started (an item that said nothing has none)."""
+        if self.blocks.started(index):
+            self.blocks.close(index, ev.BlockStop())
+        else:
+            self.blocks.close(index)
 
     # -- deltas -----------------------------------------------------------------------------------------
 
-    def _text_delta(self, data: Mapping[str, Any], *, refusal: bool = False) -> list[Event]:
+    def _text_delta(self, data: Mapping[str, Any], *, refusal: bool = False) -> list[ev.Event]:
         index, delta = self._lookup(data), data.get("delta")
         item = self._live(index, "message") if index is not None else None
         if index is None or item is None or not isinstance(delta, str) or not delta:
             return []
         item.streamed = True
         self.refused = self.refused or refusal
-        return self._emit(index, self._open(item, TextStart()) + [TextDelta(delta)])
+        return self._delta(index, ev.TextStart(), ev.TextDelta(delta))
 
-    def _refusal_delta(self, data: Mapping[str, Any]) -> list[Event]:
+    def _refusal_delta(self, data: Mapping[str, Any]) -> list[ev.Event]:
         return self._text_delta(data, refusal=True)
 
-    def _text_done(self, data: Mapping[str, Any]) -> list[Event]:
+    def _text_done(self, data: Mapping[str, Any]) -> list[ev.Event]:
         """Text that arrived only whole (no deltas) still reaches the client."""
         index = self._lookup(data)
         item = self._live(index, "message") if index is not None else None
@@ -272,13 +246,13 @@ class ReplyState:
             return []
         return self._text_delta({**data, "delta": data.get("text")})
 
-    def _summary_delta(self, data: Mapping[str, Any]) -> list[Event]:
+    def _summary_delta(self, data: Mapping[str, Any]) -> list[ev.Event]:
         return self._thinking_delta(data, ("summary", data.get("summary_index", 0)))
 
-    def _reasoning_text_delta(self, data: Mapping[str, Any]) -> list[Event]:
+    def _reasoning_text_delta(self, data: Mapping[str, Any]) -> list[ev.Event]:
         return self._thinking_delta(data, ("text", data.get("content_index", 0)))
 
-    def _thinking_delta(self, data: Mapping[str, Any], part: object) -> list[Event]:
+    def _thinking_delta(self, data: Mapping[str, Any], part: object) -> list[ev.Event]:
         index, delta = self._lookup(data), data.get("delta")
         item = self._live(index, "reasoning") if index is not None else None
         if (
@@ -291,17 +265,18 @@ class ReplyState:
             return []
         prefix = _PART_BREAK if item.streamed and part != item.part else ""
         item.part, item.streamed = part, True
-        return self._emit(index, self._open(item, ThinkingStart()) + [ThinkingDelta(prefix + delta)])
+        return self._delta(index, ev.ThinkingStart(), ev.ThinkingDelta(prefix + delta))
 
-    def _arguments_delta(self, data: Mapping[str, Any]) -> list[Event]:
+    def _arguments_delta(self, data: Mapping[str, Any]) -> list[ev.Event]:
         index, delta = self._lookup(data), data.get("delta")
         item = self._live(index, "function_call") if index is not None else None
         if index is None or item is None or not isinstance(delta, str) or not delta:
             return []
         item.streamed = True
-        return self._emit(index, [ToolInputDelta(delta)])
+        self.blocks.push(index, ev.ToolInputDelta(delta))
+        return self.blocks.ready()
 
-    def _arguments_done(self, data: Mapping[str, Any]) -> list[Event]:
+    def _arguments_done(self, data: Mapping[str, Any]) -> list[ev.Event]:
         index = self._lookup(data)
         item = self._live(index, "function_call") if index is not None else None
         if item is None or item.streamed:
@@ -310,21 +285,20 @@ class ReplyState:
 
     # -- the end ---------------------------------------------------------------------------------------
 
-    def _completed(self, data: Mapping[str, Any]) -> list[Event]:
+    def _completed(self, data: Mapping[str, Any]) -> list[ev.Event]:
         """Close what is still open (in order) and stop; `output` is read only if no item streamed."""
         response = data.get("response")
         response = response if isinstance(response, Mapping) else {}
         out = self._replay(response.get("output")) if not self.items else []
-        for index in self.order:
-            item = self.items[index]
-            out += item.pending + ([BlockStop()] if item.opened and not item.done else [])
-        self.order.clear()
+        for index in self.blocks.open_keys():
+            self._close(index)
         self.finished = True
-        return out + [MessageStop(self._stop_reason(response), usage_from(response.get("usage")))]
+        out += self.blocks.ready()
+        return out + [ev.MessageStop(self._stop_reason(response), usage_from(response.get("usage")))]
 
-    def _replay(self, output: Any) -> list[Event]:
+    def _replay(self, output: Any) -> list[ev.Event]:
         """Items given only in the final response (Codex sometimes skips the item events)."""
-        out: list[Event] = []
+        out: list[ev.Event] = []
         for index, raw in enumerate(output if isinstance(output, list) else ()):
             out += self._done({"output_index": index, "item": raw})
         return out

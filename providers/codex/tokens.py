@@ -24,11 +24,12 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from router.errors import AuthError
+from router.toolkit.clock import iso_utc, parse_iso_time
+from router.toolkit.loginfile import parse_login_json, read_login_text
 from router.toolkit.secretfile import write_private_text
 
 PROVIDER = "codex"
@@ -147,22 +148,15 @@ class TokenSet:
 
 def rfc3339(moment: float) -> str:
     """`moment` as the UTC RFC 3339 timestamp the Codex CLI writes in `last_refresh`."""
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _parse_time(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return iso_utc(moment, timespec="microseconds")
 
 
 def write_private_json(path: Path, document: Mapping[str, Any]) -> None:
     """Replace `path` with `document` atomically, owner-only, in the Codex CLI's pretty-printed layout."""
     write_private_text(path, json.dumps(document, indent=2, ensure_ascii=False))
+
+
+_WHAT = "Codex login file"
 
 
 def _auth_error(message: str) -> AuthError:
@@ -180,19 +174,8 @@ class AuthFile:
 
     def read_document(self) -> dict[str, Any] | None:
         """The file's JSON object as it is on disk, or None when there is no file."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise _auth_error(f"Cannot read the Codex login file {self.path}: {exc.strerror}.") from None
-        try:
-            document = json.loads(text)
-        except ValueError:
-            raise _auth_error(f"The Codex login file {self.path} is not valid JSON. {LOGIN_HINT}") from None
-        if not isinstance(document, dict):
-            raise _auth_error(f"The Codex login file {self.path} does not hold a JSON object. {LOGIN_HINT}")
-        return document
+        text = read_login_text(self.path, _WHAT, provider=PROVIDER)
+        return None if text is None else parse_login_json(text, self.path, _WHAT, LOGIN_HINT, provider=PROVIDER)
 
     def load(self) -> TokenSet:
         """The ChatGPT tokens in the file; `AuthError` saying how to log in when there are none."""
@@ -215,7 +198,7 @@ class AuthFile:
             refresh_token=_text(tokens.get("refresh_token")) or "",
             id_token=_text(tokens.get("id_token")) or "",
             account_id=_text(tokens.get("account_id")),
-            last_refresh=_parse_time(document.get("last_refresh")),
+            last_refresh=parse_iso_time(document.get("last_refresh")),
         )
 
     def _why_no_tokens(self, document: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from router.conversation import ServerTool, Tool, ToolChoice
+from router.toolkit import schema as schema_tools
 from router.toolkit.memo import memo_by_json
 from router.toolkit.toolnames import MAX_LENGTH as MAX_LENGTH
 from router.toolkit.toolnames import NameTable as NameTable
@@ -26,18 +27,6 @@ which only narrows what the client validates again anyway."""
 
 _COMBINATORS = ("oneOf", "anyOf", "allOf")
 _TOP_LEVEL_REJECTED = (*_COMBINATORS, "enum", "not", "const")
-_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
-_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SCHEMA_VALUES = (
-    "items",
-    "additionalProperties",
-    "not",
-    "contains",
-    "if",
-    "then",
-    "else",
-    "unevaluatedProperties",
-)
 _WEB_LOCATION_KEYS = ("type", "city", "region", "country", "timezone")
 
 
@@ -55,48 +44,8 @@ def function_parameters(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def clean_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy without `DROPPED_KEYWORDS`, with every object schema given `properties`.
-
-    Recursion follows the schema's structure, so a property that happens to be called
-    `$schema` or `propertyNames` is kept: only keywords are dropped, never property names.
-    """
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in DROPPED_KEYWORDS:
-            continue
-        if key in _SCHEMA_MAPS and isinstance(value, Mapping):
-            out[key] = {name: _clean_value(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
-            out[key] = [_clean_value(sub) for sub in value]
-        elif key in _SCHEMA_VALUES:
-            out[key] = [_clean_value(s) for s in value] if isinstance(value, list) else _clean_value(value)
-        else:
-            out[key] = value
-    return _fix_object(out)
-
-
-def _clean_value(value: Any) -> Any:
-    return clean_schema(value) if isinstance(value, Mapping) else value
-
-
-def _is_object(schema: Mapping[str, Any]) -> bool:
-    kind = schema.get("type")
-    return kind == "object" or (isinstance(kind, list) and "object" in kind)
-
-
-def _fix_object(schema: dict[str, Any]) -> dict[str, Any]:
-    """Object schemas get `properties`; `required` keeps only names that are properties."""
-    if not _is_object(schema):
-        return schema
-    properties = schema.setdefault("properties", {})
-    required = schema.get("required")
-    if isinstance(required, list) and isinstance(properties, Mapping):
-        kept = [name for name in required if name in properties]
-        if kept:
-            schema["required"] = kept
-        else:
-            del schema["required"]
-    return schema
+    """A copy without `DROPPED_KEYWORDS`, every object schema given `properties` (Codex wants them)."""
+    return schema_tools.clean_schema(schema, DROPPED_KEYWORDS, complete_objects=True)
 
 
 def _object_at_top(schema: dict[str, Any]) -> dict[str, Any]:
@@ -139,24 +88,13 @@ def strict_compatible(schema: Mapping[str, Any]) -> bool:
     Strict mode wants every object closed (`additionalProperties: false`) and every property
     required; a schema that is not must be sent non-strict rather than rejected with a 400.
     """
-    if _is_object(schema) or "properties" in schema:
+    if schema_tools.is_object(schema) or "properties" in schema:
         properties = schema.get("properties") or {}
         if schema.get("additionalProperties") is not False:
             return False
         if not isinstance(properties, Mapping) or set(schema.get("required") or ()) != set(properties):
             return False
-    return all(strict_compatible(sub) for sub in _subschemas(schema))
-
-
-def _subschemas(schema: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for key in _SCHEMA_MAPS:
-        value = schema.get(key)
-        if isinstance(value, Mapping):
-            yield from (sub for sub in value.values() if isinstance(sub, Mapping))
-    for key in (*_SCHEMA_LISTS, *_SCHEMA_VALUES):
-        value = schema.get(key)
-        subs = value if isinstance(value, list) else [value]
-        yield from (sub for sub in subs if isinstance(sub, Mapping))
+    return all(strict_compatible(sub) for sub in schema_tools.subschemas(schema))
 
 
 # -- tool specs and tool choice ----------------------------------------------------------------

@@ -20,12 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from providers.codex.failures import (
-    InvalidEncryptedContent,
-    ModelNotSupported,
-    error_from_event,
-    error_from_http,
-)
+from providers.codex.failures import InvalidEncryptedContent, error_from_event, error_from_http
 from providers.codex.items import InputBuilder, input_text, message_item
 from providers.codex.stream import ReplyState
 from providers.codex.tools import (
@@ -39,11 +34,11 @@ from providers.codex.tools import (
 )
 from router.conversation import Request, ServerTool, Thinking, Tool
 from router.route import Route
+from router.toolkit.translation import Payload, shows_thinking
 
 __all__ = [
     "EFFORT_LADDER",
     "InvalidEncryptedContent",
-    "ModelNotSupported",
     "Payload",
     "PayloadOptions",
     "ReplyState",
@@ -62,7 +57,6 @@ SAFE_EFFORTS = ("low", "medium", "high", "xhigh")
 """What every current Codex model accepts, assumed when the model's own list is unknown."""
 
 _BUDGET_EFFORTS = ((4096, "low"), (16384, "medium"), (32768, "high"))
-_BILLING_HEADER = "x-anthropic-billing-header:"
 _OUTPUT_SCHEMA_NAME = "output_schema"
 
 
@@ -87,20 +81,6 @@ class PayloadOptions:
     instructions_fallback: str = "You are a helpful assistant."
     images_in_tool_output: bool = True
     verbosity: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Payload:
-    """The request body, plus what the reply needs to be read and what was left out.
-
-    `names` maps shortened tool names and call ids back; `shows_thinking` says whether the
-    client wants reasoning blocks; `notes` explain dropped tools and options, for the log.
-    """
-
-    body: dict[str, Any]
-    names: ToolNames
-    shows_thinking: bool
-    notes: tuple[str, ...] = ()
 
 
 def build_payload(request: Request, route: Route, *, options: PayloadOptions = PayloadOptions()) -> Payload:
@@ -133,29 +113,15 @@ def build_payload(request: Request, route: Route, *, options: PayloadOptions = P
     return Payload(body, names.frozen(), shows_thinking(request), notes)
 
 
-def shows_thinking(request: Request) -> bool:
-    """Whether the client wants reasoning blocks: Anthropic shows none unless thinking is on."""
-    return request.thinking is not None and request.thinking.type != "disabled"
-
-
 # -- top-level fields ----------------------------------------------------------------------------
 
 
 def _instructions(request: Request, options: PayloadOptions) -> tuple[str, list[dict[str, Any]]]:
-    """Claude's system prompt as `instructions` (never empty), or as a developer message.
-
-    Claude Code's per-request billing header line is dropped: it means nothing to Codex and,
-    changing with each version, would only disturb prompt caching.
-    """
-    texts = [_without_billing(block.text) for block in request.system]
-    system = "\n\n".join(text for text in texts if text.strip())
+    """Claude's system prompt as `instructions` (never empty), or as a developer message."""
+    system = "\n\n".join(block.text for block in request.system if block.text.strip())
     if options.system_as_developer and system:
         return options.instructions_fallback, [message_item("developer", [input_text(system)])]
     return system or options.instructions_fallback, []
-
-
-def _without_billing(text: str) -> str:
-    return "\n".join(line for line in text.split("\n") if not line.startswith(_BILLING_HEADER))
 
 
 def _tools(

@@ -25,7 +25,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -35,6 +34,7 @@ from providers.kiro.failures import PROVIDER, SIGN_IN_AGAIN
 from providers.kiro.tokens import CredentialStore, KiroLogin, LoginKind
 from router.errors import AuthError, ProviderError, UpstreamUnavailable
 from router.provider import CredentialStatus
+from router.toolkit.clock import token_expiry, utc_time
 from router.toolkit.refresh import SingleFlightRefresh
 
 SOCIAL_REFRESH_URL = "https://prod.{region}.auth.desktop.kiro.dev/refreshToken"
@@ -291,7 +291,7 @@ class TokenManager(SingleFlightRefresh[KiroLogin]):
             return f"The Kiro client registration {where} is missing or incomplete. {SIGN_IN_AGAIN}"
         expires = login.registration_expires_at
         if expires is not None and expires <= self._clock():
-            return f"The Kiro client registration in {where} expired on {_absolute(expires)}. {SIGN_IN_AGAIN}"
+            return f"The Kiro client registration in {where} expired on {utc_time(expires)}. {SIGN_IN_AGAIN}"
         return None
 
 
@@ -321,27 +321,5 @@ def _rotation(body: Mapping[str, Any]) -> _Rotation:
 def describe_login(login: KiroLogin, where: str, now: float) -> str:
     """One line about a login: kind, region, access-token expiry (relative and absolute), file."""
     head = f"Kiro {'IAM Identity Center' if login.kind == 'idc' else 'social'} login ({login.region})"
-    expires = login.expires_at
-    if expires is None:
-        timing = "access token expiry unknown"
-    elif expires > now:
-        timing = f"access token expires {_relative(expires - now)} ({_absolute(expires)})"
-    else:
-        timing = (
-            f"access token expired {_relative(expires - now)} ({_absolute(expires)}), refreshed on next use"
-        )
+    timing = "access token expiry unknown" if login.expires_at is None else token_expiry(login.expires_at, now)
     return f"{head}; {timing}; {where}"
-
-
-def _relative(seconds: float) -> str:
-    span = abs(int(seconds))
-    days, rest = divmod(span, 86400)
-    hours, minutes = rest // 3600, rest % 3600 // 60
-    parts = ([f"{days} d"] if days else []) + ([f"{hours} h"] if hours else [])
-    parts += [f"{minutes} min"] if minutes and not days else []
-    text = " ".join(parts) or "less than a minute"
-    return f"in {text}" if seconds >= 0 else f"{text} ago"
-
-
-def _absolute(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")

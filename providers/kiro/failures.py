@@ -12,41 +12,25 @@ Both are reduced to one `_Failure` and classified once (protocol sheet A7):
   naming the limit from the reason (daily or monthly request count, conversation limit,
   overage limit); `INSUFFICIENT_MODEL_CAPACITY` is `Overloaded` instead;
 - `AccessDeniedException` (403) is `PermissionDenied`, unless it is about the token (`AuthError`);
-- `ValidationException` (400) is `UpstreamRejected`; `INVALID_MODEL_ID` is `ModelNotSupported`,
+- `ValidationException` (400) is `UpstreamRejected`; `INVALID_MODEL_ID` is `ModelUnavailable`,
   which falls back to the next route;
 - 5xx are `UpstreamUnavailable`/`Overloaded`, 408/504 `UpstreamTimeout`.
 """
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from router.errors import (
-    AuthError,
-    ContextTooLong,
-    Overloaded,
-    PermissionDenied,
-    ProviderError,
-    RateLimited,
-    UpstreamRejected,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from router import errors
+from router.toolkit.failures import retry_after, safe_message, too_long_message
 
 PROVIDER = "kiro"
 SIGN_IN_AGAIN = "Sign in to Kiro again (open the Kiro IDE and log in) so the router can read fresh tokens."
-
-
-class ModelNotSupported(UpstreamRejected):
-    """Raised when Kiro does not know the model or the account may not use it: another route
-    may serve the request, so unlike other rejections it falls back."""
-
-    fallback = True
 
 
 EXCEPTION_STATUS = {
@@ -80,10 +64,6 @@ _ACCOUNT_WORDS = (
     "unauthorized_customization",
 )
 _TOKEN_WORDS = ("token", "expired", "credential", "bearer", "unauthorized")
-_BEARER = re.compile(
-    r"(Bearer\s+)\S+|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_.-]+|aoa[A-Za-z0-9_-]{20,}", re.IGNORECASE
-)
-_MAX_MESSAGE = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,27 +74,34 @@ class _Failure:
     kind: str
     reason: str
     message: str
-    headers: Mapping[str, str]
     model: str
     large: bool
+    wait: float | None
 
 
 def error_from_http(
-    status: int, body: bytes, headers: Mapping[str, str], *, model: str = "", large_request: bool = False
-) -> ProviderError:
-    """The router error for a non-200 reply; `large_request` reads a bare 400 as an overflow."""
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    model: str = "",
+    large_request: bool = False,
+    now: float | None = None,
+) -> errors.ProviderError:
+    """The router error for a non-200 reply; `large_request` reads a bare 400 as an overflow,
+    `now` (epoch seconds) dates a `Retry-After` given as an HTTP date."""
     fields = _json_fields(body)
     lowered = {key.lower(): value for key, value in headers.items()}
-    kind = _kind(fields, lowered)
-    return _classify(_failure(status, kind, fields, lowered, model, large_request))
+    wait = retry_after(lowered, time.time() if now is None else now)
+    return _classify(_failure(status, _kind(fields, lowered), fields, model, large_request, wait))
 
 
 def error_from_exception(
     kind: str, payload: Mapping[str, Any], *, model: str = "", large_request: bool = False
-) -> ProviderError:
+) -> errors.ProviderError:
     """The router error for an exception or error frame inside a 200 stream (`kind` is its type)."""
     name = kind.rsplit("#", 1)[-1]
-    return _classify(_failure(EXCEPTION_STATUS.get(name), name, payload, {}, model, large_request))
+    return _classify(_failure(EXCEPTION_STATUS.get(name), name, payload, model, large_request, None))
 
 
 def refreshable_403(body: bytes) -> bool:
@@ -124,12 +111,6 @@ def refreshable_403(body: bytes) -> bool:
     """
     text = body.decode("utf-8", "replace").lower()
     return not any(word in text for word in _ACCOUNT_WORDS)
-
-
-def safe_message(text: str) -> str:
-    """A backend message fit for logs and clients: one line, short, no tokens."""
-    text = _BEARER.sub(lambda m: f"{m.group(1)}…" if m.group(1) else "…", " ".join(text.split()))
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
 def _json_fields(body: bytes) -> Mapping[str, Any]:
@@ -150,27 +131,27 @@ def _failure(
     status: int | None,
     kind: str,
     fields: Mapping[str, Any],
-    headers: Mapping[str, str],
     model: str,
     large: bool,
+    wait: float | None,
 ) -> _Failure:
-    message = fields.get("message") or fields.get("Message") or ""
-    reason = fields.get("reason") or ""
-    return _Failure(status, kind, str(reason).upper(), safe_message(str(message)), headers, model, large)
+    message = safe_message(str(fields.get("message") or fields.get("Message") or ""))
+    reason = str(fields.get("reason") or "").upper()
+    return _Failure(status, kind, reason, message, model, large, wait)
 
 
 # -- classification ---------------------------------------------------------------------------------
 
 
-def _classify(failure: _Failure) -> ProviderError:
+def _classify(failure: _Failure) -> errors.ProviderError:
     """Most specific first: reason and message outrank the exception name, which outranks the status."""
     text, kind, status = failure.message.lower(), failure.kind, failure.status
     if failure.reason in _CONTEXT_REASONS or any(word in text for word in _CONTEXT_WORDS):
-        return ContextTooLong(_context_message(failure), **_origin(failure))
+        return errors.ContextTooLong(_context_message(failure), **_origin(failure))
     if failure.large and _IMPROPER in text and (status in (None, 400)):
-        return ContextTooLong(_context_message(failure), **_origin(failure))
+        return errors.ContextTooLong(_context_message(failure), **_origin(failure))
     if failure.reason in ("INSUFFICIENT_MODEL_CAPACITY", "MODEL_TEMPORARILY_UNAVAILABLE"):
-        return Overloaded(
+        return errors.Overloaded(
             _said(f"Kiro has no capacity for {_model(failure)} right now", failure), **_origin(failure)
         )
     if kind in ("ThrottlingException", "ServiceQuotaExceededException") or status in (402, 429):
@@ -178,29 +159,29 @@ def _classify(failure: _Failure) -> ProviderError:
     if kind == "AccessDeniedException" or status == 403:
         return _forbidden(failure)
     if status == 401 or kind in ("UnauthorizedException", "ExpiredTokenException"):
-        return AuthError(
+        return errors.AuthError(
             _said("Kiro refused the access token", failure) + f". {SIGN_IN_AGAIN}", **_origin(failure)
         )
     if failure.reason == "INVALID_MODEL_ID" or kind == "ResourceNotFoundException" or status == 404:
-        return ModelNotSupported(
+        return errors.ModelUnavailable(
             _said(f"Kiro does not serve {_model(failure)} for this account", failure), **_origin(failure)
         )
     return _by_status(failure)
 
 
-def _by_status(failure: _Failure) -> ProviderError:
+def _by_status(failure: _Failure) -> errors.ProviderError:
     kind, status, origin = failure.kind, failure.status, _origin(failure)
     if kind == "ValidationException" or status == 400:
-        return UpstreamRejected(_rejected(failure), **origin)
+        return errors.UpstreamRejected(_rejected(failure), **origin)
     if kind == "ServiceUnavailableException" or status in (503, 529):
-        return Overloaded(_said("Kiro is unavailable right now", failure), **origin)
+        return errors.Overloaded(_said("Kiro is unavailable right now", failure), **origin)
     if status in (408, 504):
-        return UpstreamTimeout(_said(f"Kiro timed out (HTTP {status})", failure), **origin)
+        return errors.UpstreamTimeout(_said(f"Kiro timed out (HTTP {status})", failure), **origin)
     if status is not None and 400 <= status < 500 and status != 409:
-        return UpstreamRejected(_said(f"Kiro rejected the request (HTTP {status})", failure), **origin)
+        return errors.UpstreamRejected(_said(f"Kiro rejected the request (HTTP {status})", failure), **origin)
     where = f"HTTP {status}" if status is not None else "during the reply"
     name = f" ({kind})" if kind else ""
-    return UpstreamUnavailable(_said(f"Kiro failed{name}, {where}", failure), **origin)
+    return errors.UpstreamUnavailable(_said(f"Kiro failed{name}, {where}", failure), **origin)
 
 
 def _origin(failure: _Failure) -> dict[str, Any]:
@@ -219,11 +200,8 @@ def _said(summary: str, failure: _Failure) -> str:
 
 
 def _context_message(failure: _Failure) -> str:
-    """Anthropic's wording ("prompt is too long") so that Claude Code compacts."""
     said = failure.message or failure.reason or "the request is too large"
-    return (
-        f"prompt is too long: the conversation exceeds what Kiro accepts for {_model(failure)} (Kiro: {said})"
-    )
+    return too_long_message("Kiro", said, model=failure.model)
 
 
 def _rejected(failure: _Failure) -> str:
@@ -233,16 +211,16 @@ def _rejected(failure: _Failure) -> str:
     return _said(summary, failure)
 
 
-def _forbidden(failure: _Failure) -> ProviderError:
+def _forbidden(failure: _Failure) -> errors.ProviderError:
     text = failure.message.lower()
     if any(word in text for word in _TOKEN_WORDS) and not any(word in text for word in _ACCOUNT_WORDS):
-        return AuthError(
+        return errors.AuthError(
             _said("Kiro refused the access token", failure) + f". {SIGN_IN_AGAIN}", **_origin(failure)
         )
-    return PermissionDenied(_said("Kiro denied access for this account", failure), **_origin(failure))
+    return errors.PermissionDenied(_said("Kiro denied access for this account", failure), **_origin(failure))
 
 
-def _rate_limited(failure: _Failure) -> RateLimited:
+def _rate_limited(failure: _Failure) -> errors.RateLimited:
     """A usage or rate limit, named after its reason; a bare throttle may be the monthly credits."""
     limit = _LIMITS.get(failure.reason)
     if limit is not None:
@@ -255,12 +233,4 @@ def _rate_limited(failure: _Failure) -> RateLimited:
             "check usage in the Kiro IDE)"
         )
     text = f"{summary}: {failure.message}" if failure.message else summary
-    return RateLimited(text, retry_after=_retry_after(failure.headers), **_origin(failure))
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return errors.RateLimited(text, retry_after=failure.wait, **_origin(failure))

@@ -20,8 +20,6 @@ provider minted for this model, which goes back as `reasoningContent` when asked
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,17 +27,9 @@ from typing import Any, Literal
 import orjson
 
 from providers.kiro.tools import NameTable, safe_id
-from router.conversation import (
-    Block,
-    DocumentBlock,
-    ImageBlock,
-    Message,
-    TextBlock,
-    ThinkingBlock,
-    ToolResultBlock,
-    ToolUseBlock,
-)
+from router import conversation as canon
 from router.route import Route
+from router.toolkit.documents import document_heading, document_text
 
 EMPTY = "(empty)"
 """Content of a history turn that has none (C2C's placeholder; Kiro itself uses it too)."""
@@ -134,7 +124,7 @@ class TurnBuilder:
         self.send_images = send_images
         self.notes: list[str] = []
 
-    def conversation(self, messages: Iterable[Message]) -> Conversation:
+    def conversation(self, messages: Iterable[canon.Message]) -> Conversation:
         """Steps 1-4: convert, merge, pair, and make it start and end with a user turn."""
         turns = merge([self.turn(message) for message in messages])
         if self.tools_offered:
@@ -147,34 +137,34 @@ class TurnBuilder:
             turns.append(Turn("user"))  # a trailing assistant turn (prefill) moves into the history
         return Conversation(tuple(turns[:-1]), turns[-1], tuple(self.notes))
 
-    def turn(self, message: Message) -> Turn:
+    def turn(self, message: canon.Message) -> Turn:
         """One message as a turn; `system` turns become user text in place."""
         if message.role == "assistant":
             return self._assistant(message.content)
         return self._user(message.content)
 
-    def _user(self, blocks: tuple[Block, ...]) -> Turn:
+    def _user(self, blocks: tuple[canon.Block, ...]) -> Turn:
         turn = Turn("user")
         for block in blocks:
-            if isinstance(block, ToolResultBlock):
+            if isinstance(block, canon.ToolResultBlock):
                 turn.results.append(self._result(block, turn))
-            elif isinstance(block, (TextBlock, ImageBlock, DocumentBlock)):
+            elif isinstance(block, canon.ResultContent):
                 self._content(block, turn)
         return turn
 
-    def _content(self, block: TextBlock | ImageBlock | DocumentBlock, turn: Turn) -> None:
-        if isinstance(block, TextBlock):
+    def _content(self, block: canon.ResultContent, turn: Turn) -> None:
+        if isinstance(block, canon.TextBlock):
             turn.texts.append(block.text)
-        elif isinstance(block, ImageBlock):
+        elif isinstance(block, canon.ImageBlock):
             image = self._image(block)
             if isinstance(image, str):
                 turn.texts.append(image)
             else:
                 turn.images.append(image)
         else:
-            turn.texts.append(document_text(block))
+            turn.texts.append(_document(block))
 
-    def _image(self, block: ImageBlock) -> dict[str, Any] | str:
+    def _image(self, block: canon.ImageBlock) -> dict[str, Any] | str:
         """Kiro's image object, or a text stand-in for what Kiro cannot take."""
         image_format = IMAGE_FORMATS.get((block.media_type or "").lower())
         if block.data is None:
@@ -183,14 +173,14 @@ class TurnBuilder:
             return f"[image ({block.media_type or 'unknown type'}) not included]"
         return {"format": image_format, "source": {"bytes": block.data}}
 
-    def _result(self, block: ToolResultBlock, turn: Turn) -> ToolResult:
+    def _result(self, block: canon.ToolResultBlock, turn: Turn) -> ToolResult:
         """A tool result; its images travel with the user message (Kiro results hold text only)."""
         parts: list[str] = []
         for part in block.content:
-            if isinstance(part, TextBlock):
+            if isinstance(part, canon.TextBlock):
                 parts.append(part.text)
-            elif isinstance(part, DocumentBlock):
-                parts.append(document_text(part))
+            elif isinstance(part, canon.DocumentBlock):
+                parts.append(_document(part))
             elif isinstance(image := self._image(part), str):
                 parts.append(image)
             else:
@@ -199,22 +189,22 @@ class TurnBuilder:
         text = "\n".join(part for part in parts if part)
         return ToolResult(safe_id(block.tool_use_id), text or EMPTY_RESULT, block.is_error)
 
-    def _assistant(self, blocks: tuple[Block, ...]) -> Turn:
+    def _assistant(self, blocks: tuple[canon.Block, ...]) -> Turn:
         turn = Turn("assistant")
         for block in blocks:
-            if isinstance(block, TextBlock):
+            if isinstance(block, canon.TextBlock):
                 turn.texts.append(block.text)
-            elif isinstance(block, ToolUseBlock) and not block.server:
+            elif isinstance(block, canon.ToolUseBlock) and not block.server:
                 turn.uses.append(ToolUse(safe_id(block.id), self.names.name(block.name), dict(block.input)))
-            elif isinstance(block, ToolUseBlock):
+            elif isinstance(block, canon.ToolUseBlock):
                 turn.texts.append(f"[{block.name} {_json(block.input)}]")
-            elif isinstance(block, ToolResultBlock):
+            elif isinstance(block, canon.ToolResultBlock):
                 turn.texts.append(f"[server tool result]\n{block.text}")
-            elif isinstance(block, ThinkingBlock) and turn.reasoning is None:
+            elif isinstance(block, canon.ThinkingBlock) and turn.reasoning is None:
                 turn.reasoning = self._reasoning(block)
         return turn
 
-    def _reasoning(self, block: ThinkingBlock) -> dict[str, Any] | None:
+    def _reasoning(self, block: canon.ThinkingBlock) -> dict[str, Any] | None:
         """Signed native reasoning this provider and model minted, as `reasoningContent`; else nothing."""
         signature = block.signature
         if not self.replay_reasoning or signature is None or not signature.value:
@@ -292,25 +282,15 @@ def flatten_tools(turns: list[Turn]) -> None:
         turn.uses, turn.results = [], []
 
 
-def document_text(block: DocumentBlock) -> str:
+def _document(block: canon.DocumentBlock) -> str:
     """A document as text: plain or base64 text documents inline, anything else as a note."""
-    heading = "\n".join(part for part in (block.title, block.context) if part)
-    text = block.text if block.text is not None else _decoded(block)
-    if text is None:
-        where = f" at {block.url}" if block.url else ""
-        text = (
-            f"[document{where} ({block.media_type or 'unknown type'}) not included: Kiro cannot read it here]"
-        )
-    return f"{heading}\n\n{text}" if heading else text
-
-
-def _decoded(block: DocumentBlock) -> str | None:
-    if block.data is None or not (block.media_type or "").startswith("text/"):
-        return None
-    try:
-        return base64.b64decode(block.data).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
+    text = document_text(block)
+    if text is not None:
+        return text
+    where = f" at {block.url}" if block.url else ""
+    note = f"[document{where} ({block.media_type or 'unknown type'}) not included: Kiro cannot read it here]"
+    heading = document_heading(block)
+    return f"{heading}\n\n{note}" if heading else note
 
 
 def _json(value: Any) -> str:

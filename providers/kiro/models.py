@@ -13,11 +13,11 @@ list at the end of this module serve `router models` and the context-window esti
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from router.provider import ModelInfo
+from router.toolkit import catalogue
 
 DEFAULT_CONTEXT_WINDOW = 200_000
 """Tokens of context assumed when nothing better is known (Kiro's default per the sheet)."""
@@ -115,56 +115,25 @@ def _positive(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-class Catalogue:
-    """The live model list, fetched at most every `ttl` seconds; failures fall back to the last or built-in list.
+class Catalogue(catalogue.Catalogue[ModelInfo]):
+    """The live model list, cached for `ttl` seconds; `FALLBACK_MODELS` until a fetch succeeds.
 
-    `fetch(next_token)` returns one page of ListAvailableModels (None for the first).
-    A failed fetch is retried after `retry_after_failure` seconds rather than at once (every
-    request would pay for it) or only after a whole `ttl` (the fallback would stick).
+    `fetch(next_token)` returns one page of ListAvailableModels (None asks for the first);
+    pages are followed up to `MAX_PAGES`, and a model listed twice keeps its first entry.
     """
 
-    def __init__(
-        self,
-        fetch: Callable[[str | None], Awaitable[Any]],
-        ttl: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        retry_after_failure: float = 60.0,
-    ) -> None:
-        self.fetch = fetch
-        self.ttl = ttl
-        self.retry_after_failure = min(retry_after_failure, ttl)
-        self.clock = clock
-        self.models: tuple[ModelInfo, ...] = ()
-        self.fetched_at: float | None = None
+    def __init__(self, fetch: Callable[[str | None], Awaitable[Any]], ttl: float) -> None:
+        super().__init__(lambda: _all_pages(fetch), ttl, key=lambda model: model.id, fallback=FALLBACK_MODELS)
 
-    async def all(self) -> Sequence[ModelInfo]:
-        """The current list (fetched when stale)."""
-        now = self.clock()
-        if self.fetched_at is None or now - self.fetched_at >= self.ttl:
-            self.fetched_at = now  # one attempt per ttl, even when it fails
-            try:
-                fetched = await self._pages()
-            except Exception:  # noqa: BLE001 -- any failure: keep serving from what we have
-                fetched = ()
-            if fetched:
-                self.models = fetched
-            else:
-                self.fetched_at = now - self.ttl + self.retry_after_failure
-        return self.models or FALLBACK_MODELS
 
-    def peek(self, model_id: str) -> ModelInfo | None:
-        """What is known about `model_id` now, without fetching (so requests never wait for the list)."""
-        return next((m for m in (*self.models, *FALLBACK_MODELS) if m.id == model_id), None)
-
-    async def _pages(self) -> tuple[ModelInfo, ...]:
-        models: dict[str, ModelInfo] = {}
-        token: str | None = None
-        for _ in range(MAX_PAGES):
-            page, next_token = parse_models(await self.fetch(token))
-            for model in page:
-                models.setdefault(model.id, model)
-            if next_token is None or next_token == token:
-                break
-            token = next_token
-        return tuple(models.values())
+async def _all_pages(fetch: Callable[[str | None], Awaitable[Any]]) -> tuple[ModelInfo, ...]:
+    models: dict[str, ModelInfo] = {}
+    token: str | None = None
+    for _ in range(MAX_PAGES):
+        page, next_token = parse_models(await fetch(token))
+        for model in page:
+            models.setdefault(model.id, model)
+        if next_token is None or next_token == token:
+            break
+        token = next_token
+    return tuple(models.values())

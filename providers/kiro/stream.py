@@ -35,21 +35,9 @@ from providers.kiro.failures import PROVIDER, error_from_exception
 from providers.kiro.models import DEFAULT_CONTEXT_WINDOW
 from providers.kiro.tags import Piece, ThinkingSplitter
 from providers.kiro.tools import ToolNames
+from router import events as ev
 from router.conversation import Signature, StopReason, Usage
 from router.errors import UpstreamRejected, UpstreamUnavailable
-from router.events import (
-    BlockStop,
-    Event,
-    MessageStart,
-    MessageStop,
-    SignatureDelta,
-    TextDelta,
-    TextStart,
-    ThinkingDelta,
-    ThinkingStart,
-    ToolInputDelta,
-    ToolUseStart,
-)
 from router.route import Route
 
 EMPTY_SENTINEL = "(empty)"
@@ -95,7 +83,7 @@ class ReplyState:
     "Improperly formed request" exception as a context overflow. Failures are raised.
     """
 
-    _HANDLERS: ClassVar[dict[str, Callable[[ReplyState, Mapping[str, Any]], list[Event]]]]
+    _HANDLERS: ClassVar[dict[str, Callable[[ReplyState, Mapping[str, Any]], list[ev.Event]]]]
 
     def __init__(
         self,
@@ -130,7 +118,7 @@ class ReplyState:
 
     # -- the interface -----------------------------------------------------------------------
 
-    def feed(self, frame: Frame) -> list[Event]:
+    def feed(self, frame: Frame) -> list[ev.Event]:
         """The canonical events one frame yields (often none); raises on exception/error frames."""
         if frame.message_type in ("exception", "error"):
             raise error_from_exception(
@@ -138,7 +126,7 @@ class ReplyState:
             )
         return self.feed_event(frame.event_type, frame.payload)
 
-    def feed_event(self, event_type: str, payload: Mapping[str, Any]) -> list[Event]:
+    def feed_event(self, event_type: str, payload: Mapping[str, Any]) -> list[ev.Event]:
         """The canonical events of one event by name; unknown event types are ignored."""
         if self.finished:
             return []
@@ -146,7 +134,7 @@ class ReplyState:
         handler = self._HANDLERS.get(event_type)
         return start + (handler(self, payload) if handler is not None else [])
 
-    def finish(self) -> list[Event]:
+    def finish(self) -> list[ev.Event]:
         """The body ended: flush held text, emit unfinished calls, close, and stop."""
         if self.finished:
             return []
@@ -157,49 +145,49 @@ class ReplyState:
             events += self._emit_call(call)
         events += self._close()
         self.finished = True
-        return events + [MessageStop(self._stop_reason(), self._usage())]
+        return events + [ev.MessageStop(self._stop_reason(), self._usage())]
 
     # -- blocks ------------------------------------------------------------------------------
 
-    def _start(self) -> list[Event]:
+    def _start(self) -> list[ev.Event]:
         if self.started:
             return []
         self.started = True
-        return [MessageStart(self.route.model)]
+        return [ev.MessageStart(self.route.model)]
 
-    def _open_block(self, kind: _Open) -> list[Event]:
+    def _open_block(self, kind: _Open) -> list[ev.Event]:
         if self._open == kind:
             return []
         events = self._close()
         self._open = kind
-        return events + [TextStart() if kind == "text" else ThinkingStart()]
+        return events + [ev.TextStart() if kind == "text" else ev.ThinkingStart()]
 
-    def _close(self) -> list[Event]:
+    def _close(self) -> list[ev.Event]:
         """Close the open block; a native reasoning block gets its signature first."""
         if self._open is None:
             return []
-        events: list[Event] = []
+        events: list[ev.Event] = []
         if self._open == "reasoning" and self._signature:
-            events.append(SignatureDelta(Signature(self.route.provider, self.route.model, self._signature)))
+            events.append(ev.SignatureDelta(Signature(self.route.provider, self.route.model, self._signature)))
         self._open, self._signature = None, None
-        return events + [BlockStop()]
+        return events + [ev.BlockStop()]
 
-    def _pieces(self, pieces: list[Piece]) -> list[Event]:
-        events: list[Event] = []
+    def _pieces(self, pieces: list[Piece]) -> list[ev.Event]:
+        events: list[ev.Event] = []
         for kind, text in pieces:
             if kind == "text" and text:
                 self._chars += len(text)
-                events += self._open_block("text") + [TextDelta(text)]
+                events += self._open_block("text") + [ev.TextDelta(text)]
             elif kind == "thinking" and text and self.show_thinking:
                 self._chars += len(text)
-                events += self._open_block("thinking") + [ThinkingDelta(text)]
+                events += self._open_block("thinking") + [ev.ThinkingDelta(text)]
             elif kind == "end" and self._open == "thinking":
                 events += self._close()
         return events
 
     # -- events ------------------------------------------------------------------------------
 
-    def _text(self, payload: Mapping[str, Any]) -> list[Event]:
+    def _text(self, payload: Mapping[str, Any]) -> list[ev.Event]:
         content = payload.get("content")
         if not isinstance(content, str) or not content or content == EMPTY_SENTINEL:
             return []
@@ -208,7 +196,7 @@ class ReplyState:
         self._last_content = content
         return self._pieces(self.splitter.feed(content))
 
-    def _reasoning(self, payload: Mapping[str, Any]) -> list[Event]:
+    def _reasoning(self, payload: Mapping[str, Any]) -> list[ev.Event]:
         """Native reasoning: text deltas, then the signature, which closes the block when it ends."""
         if not self.show_thinking:
             return []
@@ -217,23 +205,23 @@ class ReplyState:
             payload.get("signature"),
             payload.get("redactedContent"),
         )
-        events: list[Event] = []
+        events: list[ev.Event] = []
         if redacted:
-            events += self._close() + [ThinkingStart(redacted=True)]
+            events += self._close() + [ev.ThinkingStart(redacted=True)]
             value = redacted if isinstance(redacted, str) else orjson.dumps(redacted).decode()
-            events.append(SignatureDelta(Signature(self.route.provider, self.route.model, value)))
-            return events + [BlockStop()]
+            events.append(ev.SignatureDelta(Signature(self.route.provider, self.route.model, value)))
+            return events + [ev.BlockStop()]
         if isinstance(text, str) and text:
             if self._open == "reasoning" and self._signature:
                 events += self._close()  # a signed block is complete: this is the next one
             self._chars += len(text)
-            events += self._open_block("reasoning") + [ThinkingDelta(text)]
+            events += self._open_block("reasoning") + [ev.ThinkingDelta(text)]
         if isinstance(signature, str) and signature:
             events += self._open_block("reasoning")
             self._signature = signature
         return events
 
-    def _tool(self, payload: Mapping[str, Any]) -> list[Event]:
+    def _tool(self, payload: Mapping[str, Any]) -> list[ev.Event]:
         """Assemble a call's fragments; emit it whole when its `stop` arrives."""
         call = self._call_for(payload)
         stop = payload.get("stop") is True
@@ -259,7 +247,7 @@ class ReplyState:
             call.name = name
         return call
 
-    def _emit_call(self, call: _Call) -> list[Event]:
+    def _emit_call(self, call: _Call) -> list[ev.Event]:
         del self._calls[call.id]
         self._done_calls.add(call.id)
         arguments = self._arguments(call)
@@ -268,7 +256,7 @@ class ReplyState:
         events = self._pieces(self.splitter.flush()) + self._close()
         self.splitter.new_segment()
         name = self.names.tool_name(call.name)
-        return events + [ToolUseStart(call.id, name), ToolInputDelta(arguments), BlockStop()]
+        return events + [ev.ToolUseStart(call.id, name), ev.ToolInputDelta(arguments), ev.BlockStop()]
 
     def _arguments(self, call: _Call) -> str:
         """The call's complete JSON object; `{}` (and a note) when the fragments do not parse."""
@@ -287,7 +275,7 @@ class ReplyState:
             return orjson.dumps({**parsed, **call.fields}).decode()
         return text or "{}"
 
-    def _metadata(self, payload: Mapping[str, Any]) -> list[Event]:
+    def _metadata(self, payload: Mapping[str, Any]) -> list[ev.Event]:
         """`tokenUsage` (SDK shape) or `usage` (Bedrock shape), and `stopReason` when present."""
         token_usage = payload.get("tokenUsage")
         if isinstance(token_usage, Mapping):
@@ -300,7 +288,7 @@ class ReplyState:
             self._stop_hint = _STOP_REASONS.get(reason.upper(), self._stop_hint)
         return []
 
-    def _metrics(self, payload: Mapping[str, Any]) -> list[Event]:
+    def _metrics(self, payload: Mapping[str, Any]) -> list[ev.Event]:
         inner = payload.get("metrics")
         self._take_counts(inner if isinstance(inner, Mapping) else payload, "inputTokens")
         return []
@@ -313,23 +301,23 @@ class ReplyState:
         counts.cache_write = _count(usage.get("cacheWriteInputTokens"), counts.cache_write) or 0
         self._context_percent(usage)
 
-    def _context_percent(self, payload: Mapping[str, Any]) -> list[Event]:
+    def _context_percent(self, payload: Mapping[str, Any]) -> list[ev.Event]:
         value = payload.get("contextUsagePercentage")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             self.counts.context_percent = float(value)
         return []
 
-    def _metering(self, payload: Mapping[str, Any]) -> list[Event]:
+    def _metering(self, payload: Mapping[str, Any]) -> list[ev.Event]:
         value = payload.get("usage")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             self.credits = (self.credits or 0.0) + float(value)
         return []
 
-    def _invalid_state(self, payload: Mapping[str, Any]) -> list[Event]:
+    def _invalid_state(self, payload: Mapping[str, Any]) -> list[ev.Event]:
         reason, message = payload.get("reason") or "unknown", payload.get("message") or ""
         raise UpstreamRejected(f"Kiro reported an invalid state ({reason}): {message}", provider=PROVIDER)
 
-    def _error_event(self, payload: Mapping[str, Any]) -> list[Event]:
+    def _error_event(self, payload: Mapping[str, Any]) -> list[ev.Event]:
         kind = str(payload.get("__type") or payload.get("code") or "InternalServerException")
         raise error_from_exception(kind, payload, model=self.route.model, large_request=self.large_request)
 

@@ -24,12 +24,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeAlias
 
 from providers.kiro.failures import PROVIDER, SIGN_IN_AGAIN
 from router.errors import AuthError
+from router.toolkit.clock import iso_utc, parse_iso_time
+from router.toolkit.loginfile import parse_login_json, read_login_text
 from router.toolkit.secretfile import write_private_text
 
 DEFAULT_REGION = "us-east-1"
@@ -52,18 +53,12 @@ def parse_time(value: Any) -> float | None:
     """An `expiresAt`-style value as epoch seconds: ISO-8601 (with `Z`), or epoch seconds/milliseconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value) / 1000 if value > 1e11 else float(value)
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return parse_iso_time(value)
 
 
 def iso_time(moment: float) -> str:
     """Epoch seconds as the IDE writes them (JavaScript's `toISOString`): `2026-01-02T03:04:05.678Z`."""
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(moment, timespec="milliseconds")
 
 
 def _text(value: Any) -> str | None:
@@ -184,22 +179,11 @@ class TokenFile:
 
     @staticmethod
     def _read_text(path: Path) -> str | None:
-        try:
-            return path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise _auth_error(f"Cannot read the Kiro login file {path}: {exc.strerror or exc}.") from None
+        return read_login_text(path, "Kiro login file", provider=PROVIDER)
 
     @staticmethod
     def _parse(text: str, path: Path) -> dict[str, Any]:
-        try:
-            document = json.loads(text)
-        except ValueError:
-            raise _auth_error(f"The Kiro login file {path} is not valid JSON. {SIGN_IN_AGAIN}") from None
-        if not isinstance(document, dict):
-            raise _auth_error(f"The Kiro login file {path} does not hold a JSON object. {SIGN_IN_AGAIN}")
-        return document
+        return parse_login_json(text, path, "Kiro login file", SIGN_IN_AGAIN, provider=PROVIDER)
 
     def save_rotation(self, login: KiroLogin) -> None:
         """Write refreshed tokens back, touching only the token fields, in the file's own layout."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.conversation import Tool
+from router.toolkit import schema as schema_tools
 from router.toolkit.memo import memo_by_json
 from router.toolkit.toolnames import MAX_LENGTH, short_id
 from router.toolkit.toolnames import NameTable as NameTable
@@ -31,10 +32,8 @@ MAX_NAME_LENGTH = MAX_LENGTH
 DESCRIPTION_LIMIT = 10_000
 """Longest tool description sent in the spec (C2C/JWG `TOOL_DESCRIPTION_MAX_LENGTH`)."""
 
-_DROPPED_KEYWORDS = frozenset({"additionalProperties", "$schema", "$id", "$comment"})
-_SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
-_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_SCHEMA_VALUES = ("items", "not", "contains", "if", "then", "else")
+DROPPED_KEYWORDS = frozenset({"additionalProperties", "$schema", "$id", "$comment"})
+"""Keywords removed at every depth (with empty `required` lists): Kiro's validator refuses them."""
 
 
 def safe_id(tool_use_id: str) -> str:
@@ -47,30 +46,8 @@ def safe_id(tool_use_id: str) -> str:
 
 
 def clean_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy Kiro accepts: no `additionalProperties`/annotations, no empty `required`.
-
-    Recursion follows the schema's structure, so a property that happens to be named
-    `additionalProperties` is kept: only keywords are dropped, never property names.
-    """
-    out: dict[str, Any] = {}
-    for key, value in schema.items():
-        if key in _DROPPED_KEYWORDS:
-            continue
-        if key in _SCHEMA_MAPS and isinstance(value, Mapping):
-            out[key] = {name: _clean_value(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
-            out[key] = [_clean_value(sub) for sub in value]
-        elif key in _SCHEMA_VALUES:
-            out[key] = [_clean_value(s) for s in value] if isinstance(value, list) else _clean_value(value)
-        elif key == "required" and isinstance(value, list) and not value:
-            continue
-        else:
-            out[key] = value
-    return out
-
-
-def _clean_value(value: Any) -> Any:
-    return clean_schema(value) if isinstance(value, Mapping) else value
+    """A copy Kiro accepts: no `additionalProperties`/annotations, no empty `required`."""
+    return schema_tools.clean_schema(schema, DROPPED_KEYWORDS)
 
 
 @memo_by_json()

@@ -5,9 +5,9 @@ a `Payload`: the body, its encoded bytes (send those), the tool-name map and wha
 reader needs (`payload.reply_state(route)`). The body follows the SDK's
 `GenerateAssistantResponseRequest` and every rule of protocol sheet A4:
 
-- Kiro has no system field: the system prompt (minus Claude Code's billing header line)
-  opens the first user turn; tool descriptions too long for a spec and the client's output
-  schema are appended to it, and shortened tool names replace the long ones in it;
+- Kiro has no system field: the system prompt opens the first user turn; tool descriptions
+  too long for a spec and the client's output schema are appended to it, and shortened tool
+  names replace the long ones in it;
 - the conversation is repaired in `history.py` (alternation, user first and last, tool
   pairs, placeholders); tools travel only on the current message;
 - thinking is requested one of two ways (`thinking_mode`): "tags" puts
@@ -41,6 +41,7 @@ from router.conversation import Request, ServerTool, Tool
 from router.errors import ContextTooLong
 from router.toolkit.jsonbody import json_body
 from router.route import Route
+from router.toolkit.translation import shows_thinking
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -77,7 +78,6 @@ MIN_THINKING, MAX_THINKING, DEFAULT_THINKING = 1024, 24_576, 16_000
 NATIVE_EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high"}
 """Anthropic `output_config.effort` per route/client effort; stronger ones map to "max"."""
 
-_BILLING_HEADER = "x-anthropic-billing-header:"
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/switchyard-router/kiro")
 
 
@@ -173,11 +173,6 @@ def build_payload(request: Request, route: Route, *, options: PayloadOptions = P
     )
 
 
-def shows_thinking(request: Request) -> bool:
-    """Whether the client wants reasoning: Anthropic shows none unless thinking is on."""
-    return request.thinking is not None and request.thinking.type != "disabled"
-
-
 def conversation_id(request: Request) -> str:
     """A UUID stable for one Claude Code session: from its session id, else its first user message."""
     if request.session_id:
@@ -223,12 +218,8 @@ def _spec_names(tools: list[dict[str, Any]]) -> set[str]:
 
 
 def _system(request: Request, moved: list[tuple[str, str]], names: NameTable) -> str:
-    """The system prompt as Kiro gets it: billing line dropped, extras appended, long names replaced."""
-    texts = [
-        "\n".join(line for line in b.text.split("\n") if not line.startswith(_BILLING_HEADER))
-        for b in request.system
-    ]
-    parts = [text for text in texts if text.strip()]
+    """The system prompt as Kiro gets it: extras appended, long names replaced."""
+    parts = [block.text for block in request.system if block.text.strip()]
     if moved:
         docs = "\n\n".join(f"## {name}\n\n{description}" for name, description in moved)
         parts.append(

@@ -8,13 +8,11 @@ to one `_Failure` and classified once, so a context overflow is a `ContextTooLon
 arrived (which is what makes Claude Code compact).
 
 The provider's own message is kept (it says which upstream failed and why), but shortened to
-one line and scrubbed of anything shaped like an OpenRouter key.
+one line and scrubbed of anything shaped like a key or token (`router.toolkit.failures`).
 """
 
 from __future__ import annotations
 
-import email.utils
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,31 +20,15 @@ from typing import Any
 
 import orjson
 
-from router.errors import (
-    AuthError,
-    ContextTooLong,
-    Overloaded,
-    PermissionDenied,
-    ProviderError,
-    RateLimited,
-    UpstreamRejected,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from router import errors
+from router.toolkit.failures import retry_after, safe_message, too_long_message
 
 PROVIDER = "openrouter"
 
 
-class ReasoningMandatory(UpstreamRejected):
+class ReasoningMandatory(errors.UpstreamRejected):
     """Raised when a request turned reasoning off for a model that always reasons; the provider
     resends it once without the `reasoning` field and remembers the model."""
-
-
-class ModelUnavailable(UpstreamRejected):
-    """Raised when OpenRouter has no such model, or no endpoint for it that meets the provider
-    preferences. Another route may well serve the request, so unlike other rejections it falls back."""
-
-    fallback = True
 
 
 _CONTEXT_WORDS = (
@@ -60,9 +42,6 @@ _CONTEXT_WORDS = (
     "exceeds the context",
 )
 _MANDATORY = "reasoning is mandatory"
-_KEY = re.compile(r"sk-or-[A-Za-z0-9_-]+")
-_BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
-_MAX_MESSAGE = 300
 _ANTHROPIC_TYPES: dict[str, int] = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -97,7 +76,7 @@ class _Failure:
 
 def error_from_http(
     status: int, body: bytes, headers: Mapping[str, str], *, model: str = "", now: float | None = None
-) -> ProviderError:
+) -> errors.ProviderError:
     """The router error for a non-200 reply (any body shape, even an HTML page)."""
     try:
         data: Any = orjson.loads(body) if body else {}
@@ -110,7 +89,7 @@ def error_from_http(
     return _classify(_failure(status, fields, lowered, model, now))
 
 
-def error_from_stream(error: Mapping[str, Any], *, model: str = "", now: float | None = None) -> ProviderError:
+def error_from_stream(error: Mapping[str, Any], *, model: str = "", now: float | None = None) -> errors.ProviderError:
     """The router error for an error object that arrived inside a 200 stream.
 
     A numeric `code` is the HTTP status the failure would have had; an Anthropic-style `type`
@@ -123,17 +102,10 @@ def error_from_stream(error: Mapping[str, Any], *, model: str = "", now: float |
         status = _ANTHROPIC_TYPES.get(kind)
     failure = _failure(status, error, {}, model, now)
     if status is None:
-        return _classify_text(failure) or UpstreamUnavailable(
+        return _classify_text(failure) or errors.UpstreamUnavailable(
             _said("OpenRouter failed during the reply", failure), **_origin(failure)
         )
     return _classify(failure)
-
-
-def safe_message(text: str) -> str:
-    """A backend message fit for logs and clients: one line, short, no keys."""
-    text = _KEY.sub("sk-or-…", " ".join(text.split()))
-    text = _BEARER.sub(r"\1…", text)
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
 def _failure(
@@ -153,46 +125,47 @@ def _failure(
 # -- classification ------------------------------------------------------------------------------
 
 
-def _classify(failure: _Failure) -> ProviderError:
+def _classify(failure: _Failure) -> errors.ProviderError:
     """What the message says outranks the status: a context overflow may come as any 4xx."""
     return _classify_text(failure) or _by_status(failure)
 
 
-def _classify_text(failure: _Failure) -> ProviderError | None:
+def _classify_text(failure: _Failure) -> errors.ProviderError | None:
     text = failure.text
     if _MANDATORY in text:
         return ReasoningMandatory(_said("the model cannot turn reasoning off", failure), **_origin(failure))
     if failure.status == 413 or any(word in text for word in _CONTEXT_WORDS):
-        return ContextTooLong(_context_message(failure), **_origin(failure))
+        return errors.ContextTooLong(_context_message(failure), **_origin(failure))
     return None
 
 
-def _by_status(failure: _Failure) -> ProviderError:
+def _by_status(failure: _Failure) -> errors.ProviderError:
     status, origin = failure.status, _origin(failure)
     if status == 401:
-        return AuthError(
+        return errors.AuthError(
             "OpenRouter refused the API key (HTTP 401); check providers.openrouter.api_key", **origin
         )
     if status == 402:
         text = "OpenRouter account is out of credits: add credits in your OpenRouter account settings"
-        return PermissionDenied(_said(text, failure), **origin)
+        return errors.PermissionDenied(_said(text, failure), **origin)
     if status == 403:
-        return PermissionDenied(_said("OpenRouter refused the request (HTTP 403)", failure) + _moderation(failure),
-                                **origin)
+        text = _said("OpenRouter refused the request (HTTP 403)", failure) + _moderation(failure)
+        return errors.PermissionDenied(text, **origin)
     if status == 404:
         what = f"model '{failure.model}'" if failure.model else "the model"
-        return ModelUnavailable(_said(f"OpenRouter cannot serve {what} (HTTP 404)", failure), **origin)
+        return errors.ModelUnavailable(_said(f"OpenRouter cannot serve {what} (HTTP 404)", failure), **origin)
     if status == 429:
         wait = retry_after(failure.headers, failure.now)
-        return RateLimited(_said("OpenRouter rate limit reached (HTTP 429)", failure), retry_after=wait, **origin)
+        text = _said("OpenRouter rate limit reached (HTTP 429)", failure)
+        return errors.RateLimited(text, retry_after=wait, **origin)
     if status in (408, 504, 524):
-        return UpstreamTimeout(_said(f"OpenRouter timed out (HTTP {status})", failure), **origin)
+        return errors.UpstreamTimeout(_said(f"OpenRouter timed out (HTTP {status})", failure), **origin)
     if status in (503, 529):
-        return Overloaded(_said(f"OpenRouter has no provider available (HTTP {status})", failure), **origin)
+        return errors.Overloaded(_said(f"OpenRouter has no provider available (HTTP {status})", failure), **origin)
     if status is not None and 400 <= status < 500:
-        return UpstreamRejected(_said(f"OpenRouter rejected the request (HTTP {status})", failure), **origin)
+        return errors.UpstreamRejected(_said(f"OpenRouter rejected the request (HTTP {status})", failure), **origin)
     where = f"HTTP {status}" if status is not None else "during the reply"
-    return UpstreamUnavailable(_said(f"OpenRouter failed ({where})", failure), **origin)
+    return errors.UpstreamUnavailable(_said(f"OpenRouter failed ({where})", failure), **origin)
 
 
 def _origin(failure: _Failure) -> dict[str, Any]:
@@ -218,26 +191,5 @@ def _moderation(failure: _Failure) -> str:
 
 
 def _context_message(failure: _Failure) -> str:
-    """Anthropic's wording ("prompt is too long") so Claude Code compacts."""
-    model = f"{failure.model}'s" if failure.model else "the model's"
-    said = failure.message or "context length exceeded"
-    return f"prompt is too long: the conversation exceeds {model} context window (OpenRouter: {said})"
+    return too_long_message("OpenRouter", failure.message or "context length exceeded", model=failure.model)
 
-
-# -- Retry-After ---------------------------------------------------------------------------------
-
-
-def retry_after(headers: Mapping[str, str], now: float) -> float | None:
-    """`retry-after` (lowercased keys) as seconds or an HTTP date; None when absent or unreadable."""
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)

@@ -16,8 +16,6 @@ The whole conversation is sent every turn. What needs care:
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,27 +23,18 @@ import orjson
 
 from providers.openrouter.reasoning import details_for
 from providers.openrouter.tools import NameTable
-from router.conversation import (
-    Block,
-    CacheControl,
-    DocumentBlock,
-    ImageBlock,
-    Message,
-    TextBlock,
-    ThinkingBlock,
-    ToolResultBlock,
-    ToolUseBlock,
-)
+from router import conversation as canon
 from router.route import Route
+from router.toolkit.documents import document_text
+from router.toolkit.turns import split_user_turn
 
 Part = dict[str, Any]
 ChatMessage = dict[str, Any]
 
-_BILLING_HEADER = "x-anthropic-billing-header:"
 EMPTY_RESULT = "(no output)"
 
 
-def cache_json(mark: CacheControl) -> dict[str, str]:
+def cache_json(mark: canon.CacheControl) -> dict[str, str]:
     """A cache mark as OpenRouter takes it (Anthropic's own shape)."""
     return {"type": mark.type, **({"ttl": mark.ttl} if mark.ttl else {})}
 
@@ -63,52 +52,50 @@ class MessageBuilder:
         self.cache = cache
         self.calls: set[str] = set()
 
-    def messages(self, system: tuple[TextBlock, ...], messages: tuple[Message, ...]) -> list[ChatMessage]:
+    def messages(self, system: tuple[canon.TextBlock, ...], messages: tuple[canon.Message, ...]) -> list[ChatMessage]:
         """The system prompt first, then every message in order (`system` turns stay in place)."""
         out = self.system(system)
         for message in messages:
             if message.role == "assistant":
                 out += self.assistant(message.content)
             elif message.role == "system":
-                out += self.system(tuple(b for b in message.content if isinstance(b, TextBlock)))
+                out += self.system(tuple(b for b in message.content if isinstance(b, canon.TextBlock)))
             else:
                 out += self.user(message.content)
         return out
 
-    def system(self, blocks: tuple[TextBlock, ...]) -> list[ChatMessage]:
-        """One system message; Claude Code's per-request billing line is dropped (it would break caching)."""
-        parts = [self.text(_without_billing(b.text), b.cache_control) for b in blocks]
-        parts = [part for part in parts if part["text"].strip()]
+    def system(self, blocks: tuple[canon.TextBlock, ...]) -> list[ChatMessage]:
+        """One system message with every non-blank block as a part."""
+        parts = [self.text(b.text, b.cache_control) for b in blocks if b.text.strip()]
         return [{"role": "system", "content": _content(parts)}] if parts else []
 
     # -- parts --
 
-    def text(self, text: str, mark: CacheControl | None = None) -> Part:
+    def text(self, text: str, mark: canon.CacheControl | None = None) -> Part:
         """A text part, with its cache mark when this model caches explicitly."""
         part: Part = {"type": "text", "text": text}
         if mark is not None and self.cache:
             part["cache_control"] = cache_json(mark)
         return part
 
-    def parts(self, block: TextBlock | ImageBlock | DocumentBlock) -> list[Part]:
+    def parts(self, block: canon.ResultContent) -> list[Part]:
         """User content as parts: text, images as `image_url` (data: or https), documents as text or files."""
-        if isinstance(block, TextBlock):
+        if isinstance(block, canon.TextBlock):
             return [self.text(block.text, block.cache_control)] if block.text else []
-        if isinstance(block, ImageBlock):
+        if isinstance(block, canon.ImageBlock):
             url = block.url or f"data:{block.media_type};base64,{block.data}"
             return [{"type": "image_url", "image_url": {"url": url}}]
         return self.document(block)
 
-    def document(self, block: DocumentBlock) -> list[Part]:
+    def document(self, block: canon.DocumentBlock) -> list[Part]:
         """Text documents as text; PDFs and other files as OpenRouter's `file` part (base64 or URL).
 
         OpenRouter parses a file itself when the model cannot read it natively, so a PDF works
         on every model.
         """
-        heading = "\n".join(part for part in (block.title, block.context) if part)
-        text = block.text if block.text is not None else _decoded_text(block)
+        text = document_text(block)
         if text is not None:
-            return [self.text(f"{heading}\n\n{text}" if heading else text, block.cache_control)]
+            return [self.text(text, block.cache_control)]
         media = block.media_type or ("application/pdf" if block.url is None else "")
         name = block.title or ("document.pdf" if media in ("application/pdf", "") else "document")
         data = block.url or f"data:{media};base64,{block.data}"
@@ -117,20 +104,12 @@ class MessageBuilder:
 
     # -- user turns: tool messages first, then one user message with everything else --
 
-    def user(self, blocks: tuple[Block, ...]) -> list[ChatMessage]:
+    def user(self, blocks: tuple[canon.Block, ...]) -> list[ChatMessage]:
         """Tool messages right after their calls, then a user message with the rest (moved images too)."""
-        answers: list[ChatMessage] = []
-        parts: list[Part] = []
-        for block in blocks:
-            if isinstance(block, ToolResultBlock):
-                answer, moved = self.tool_result(block)
-                answers += answer
-                parts += moved
-            elif isinstance(block, (TextBlock, ImageBlock, DocumentBlock)):
-                parts += self.parts(block)
+        answers, parts = split_user_turn(blocks, self.tool_result, self.parts)
         return answers + ([{"role": "user", "content": _content(parts)}] if parts else [])
 
-    def tool_result(self, block: ToolResultBlock) -> tuple[list[ChatMessage], list[Part]]:
+    def tool_result(self, block: canon.ToolResultBlock) -> tuple[list[ChatMessage], list[Part]]:
         """The `tool` message, and the parts that must travel in the following user message."""
         parts = [part for content in block.content for part in self.parts(content)]
         if block.tool_use_id not in self.calls:
@@ -150,16 +129,16 @@ class MessageBuilder:
 
     # -- assistant turns --
 
-    def assistant(self, blocks: tuple[Block, ...]) -> list[ChatMessage]:
+    def assistant(self, blocks: tuple[canon.Block, ...]) -> list[ChatMessage]:
         """Text, tool calls and signed reasoning as one assistant message (none when it says nothing)."""
         texts: list[Part] = []
         calls: list[dict[str, Any]] = []
         reasoning: list[str] = []
         details: list[dict[str, Any]] = []
         for block in blocks:
-            if isinstance(block, ToolUseBlock) and not block.server:
+            if isinstance(block, canon.ToolUseBlock) and not block.server:
                 calls.append(self.call(block))
-            elif isinstance(block, ThinkingBlock):
+            elif isinstance(block, canon.ThinkingBlock):
                 found = details_for(block, self.route)
                 if found is not None:
                     details += found
@@ -167,7 +146,7 @@ class MessageBuilder:
             else:
                 text = _assistant_text(block)
                 if text:
-                    mark = block.cache_control if isinstance(block, TextBlock) else None
+                    mark = block.cache_control if isinstance(block, canon.TextBlock) else None
                     texts.append(self.text(text, mark))
         if not texts and not calls:
             return []
@@ -180,7 +159,7 @@ class MessageBuilder:
             message["reasoning_details"] = details
         return [message]
 
-    def call(self, block: ToolUseBlock) -> dict[str, Any]:
+    def call(self, block: canon.ToolUseBlock) -> dict[str, Any]:
         """A client tool call as a `tool_calls` entry (arguments as a JSON string)."""
         self.calls.add(block.id)
         arguments = orjson.dumps(dict(block.input)).decode()
@@ -188,13 +167,13 @@ class MessageBuilder:
                                                                  "arguments": arguments}}
 
 
-def _assistant_text(block: Block) -> str | None:
+def _assistant_text(block: canon.Block) -> str | None:
     """Text an assistant turn carries, including server tool traffic as context."""
-    if isinstance(block, TextBlock):
+    if isinstance(block, canon.TextBlock):
         return block.text
-    if isinstance(block, ToolUseBlock):
+    if isinstance(block, canon.ToolUseBlock):
         return f"[{block.name} {orjson.dumps(dict(block.input)).decode()}]"
-    if isinstance(block, ToolResultBlock):
+    if isinstance(block, canon.ToolResultBlock):
         return f"[server tool result]\n{block.text}"
     return None
 
@@ -213,20 +192,6 @@ def _joined(parts: list[Part]) -> str | list[Part] | None:
     if any("cache_control" in part for part in parts):
         return parts
     return "\n\n".join(str(part["text"]) for part in parts)
-
-
-def _without_billing(text: str) -> str:
-    return "\n".join(line for line in text.split("\n") if not line.startswith(_BILLING_HEADER))
-
-
-def _decoded_text(block: DocumentBlock) -> str | None:
-    """A base64 document whose media type is text, decoded; None for binary files."""
-    if block.data is None or not (block.media_type or "").startswith("text/"):
-        return None
-    try:
-        return base64.b64decode(block.data).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
 
 
 def limit_breakpoints(messages: list[ChatMessage], limit: int) -> int:

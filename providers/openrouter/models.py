@@ -10,10 +10,11 @@ again a minute later.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from router.provider import ModelInfo
+from router.toolkit import catalogue
 
 DEFAULT_EFFORTS = ("low", "medium", "high")
 """Efforts assumed for a model that takes `reasoning` but does not list its own."""
@@ -57,39 +58,19 @@ def _positive(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-class Catalogue:
-    """The live list, refreshed at most every `ttl` seconds; a failure gives the last good list, or none."""
+class Catalogue(catalogue.Catalogue[ModelInfo]):
+    """The live list (what `fetch()` answers, parsed), cached for `ttl` seconds; a failure is
+    told to `warn` and gives the last good list, or none."""
 
     def __init__(
         self,
         fetch: Callable[[], Awaitable[Any]],
         ttl: float,
         *,
-        warn: Callable[[str], None] = lambda message: None,
+        warn: Callable[[str], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        retry_after_failure: float = 60.0,
     ) -> None:
-        self.fetch = fetch
-        self.ttl = ttl
-        self.warn = warn
-        self.clock = clock
-        self.retry_after_failure = min(retry_after_failure, ttl)
-        self.models: tuple[ModelInfo, ...] = ()
-        self.fetched_at: float | None = None
+        async def models() -> tuple[ModelInfo, ...]:
+            return parse_models(await fetch())
 
-    async def all(self) -> Sequence[ModelInfo]:
-        """The current list (fetched when stale)."""
-        now = self.clock()
-        if self.fetched_at is not None and now - self.fetched_at < self.ttl:
-            return self.models
-        self.fetched_at = now  # one attempt per period, even when it fails
-        try:
-            fetched = parse_models(await self.fetch())
-        except Exception as exc:  # noqa: BLE001 - any failure: keep serving what we have
-            self.warn(f"could not list OpenRouter models ({type(exc).__name__}: {exc})")
-            fetched = ()
-        if fetched:
-            self.models = fetched
-        else:  # try again soon rather than keeping an empty list for a whole ttl
-            self.fetched_at = now - self.ttl + self.retry_after_failure
-        return self.models
+        super().__init__(models, ttl, key=lambda model: model.id, warn=warn, what="OpenRouter models", clock=clock)

@@ -11,13 +11,13 @@ with thinking disabled do not pay that round trip again.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
 import httpx
-import orjson
 
 from providers.openrouter.anthropic_endpoint import (
     NativeReplyState,
@@ -36,14 +36,13 @@ from providers.openrouter.translate import (
     merge_preferences,
 )
 from router.conversation import Request
-from router.errors import AuthError, UpstreamTimeout, UpstreamUnavailable
-from router.events import Event
-from router.toolkit.eventsource import read_events
+from router.errors import AuthError
+from router.events import Batch
 from router.provider import CredentialStatus, ModelInfo, Provider, ProviderContext
-from router.toolkit.jsonbody import json_body
-from router.transport.body import body_chunks
 from router.route import Route
 from router.settings import check_field
+from router.toolkit.jsonbody import json_body
+from router.toolkit.upstream import Backend, EventFeed
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 
@@ -79,14 +78,6 @@ class OpenRouterRouteOptions:
     anthropic_endpoint: bool | None = None
 
 
-Feed = Callable[[str, dict[str, Any]], list[Event]]
-"""Hands one SSE event (its name and parsed data) to a reply state."""
-
-
-class _ReplyReader(Protocol):
-    def finish(self) -> list[Event]: ...
-
-
 class OpenRouterProvider(Provider[OpenRouterSettings]):
     """OpenRouter: hundreds of models behind one API key, through chat completions or, for Claude
     models, OpenRouter's Anthropic-compatible endpoint."""
@@ -98,31 +89,33 @@ class OpenRouterProvider(Provider[OpenRouterSettings]):
     def __init__(self, settings: OpenRouterSettings, context: ProviderContext) -> None:
         super().__init__(settings, context)
         self.catalogue = Catalogue(self._fetch_models, settings.models_ttl, warn=self.log.warning)
+        self.backend = Backend(context.http, "OpenRouter", PROVIDER)
         self.always_reasons: set[str] = set()
 
     # -- the request ---------------------------------------------------------------------------
 
-    async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
-        """One turn on OpenRouter, as canonical events."""
+    async def stream(self, request: Request, route: Route) -> AsyncIterator[Batch]:
+        """One turn on OpenRouter, as batches of canonical events (one per SSE event)."""
         self._require_key()
         options: OpenRouterRouteOptions = self.route_options(route)
         preferences = merge_preferences(self.settings.provider, options.provider)
         override = options.anthropic_endpoint
         native = uses_endpoint(route.model, self.settings.anthropic_endpoint if override is None else bool(override))
+        state: ReplyState | NativeReplyState
         if native:
-            response, reader = await self._open_native(request, route, preferences)
+            response, state, feed = await self._open_native(request, route, preferences)
         else:
-            response, reader = await self._open_chat(request, route, preferences)
+            response, state, feed = await self._open_chat(request, route, preferences)
         del request  # a reply may stream for minutes; the request (often 100+ KB) need not live that long
-        state, feed = reader
-        async with aclosing(self._read(response, state, feed)) as events:  # closes the upstream response too
-            async for event in events:
-                yield event
+        async with aclosing(self.backend.sse_batches(response, feed, state.finish)) as batches:
+            async for batch in batches:
+                yield batch
         if isinstance(state, ReplyState):  # chat completions report cost; the Anthropic endpoint does not
             self._log_usage(route, state)
 
-    async def _open_chat(self, request: Request, route: Route,
-                         preferences: dict[str, Any] | None) -> tuple[httpx.Response, tuple[_ReplyReader, Feed]]:
+    async def _open_chat(
+        self, request: Request, route: Route, preferences: dict[str, Any] | None
+    ) -> tuple[httpx.Response, ReplyState, EventFeed]:
         options = PayloadOptions(preferences, disable_reasoning=route.model not in self.always_reasons)
         payload = build_payload(request, route, options=options)
         for note in payload.notes:
@@ -135,63 +128,21 @@ class OpenRouterProvider(Provider[OpenRouterSettings]):
             payload = build_payload(request, route, options=PayloadOptions(preferences, disable_reasoning=False))
             response = await self._send("/chat/completions", payload.body, route)
         state = ReplyState(route, payload.names, show_thinking=payload.shows_thinking)
-        return response, (state, lambda name, data: state.feed(data))
+        return response, state, lambda name, data: state.feed(data)
 
-    async def _open_native(self, request: Request, route: Route,
-                           preferences: dict[str, Any] | None) -> tuple[httpx.Response, tuple[_ReplyReader, Feed]]:
+    async def _open_native(
+        self, request: Request, route: Route, preferences: dict[str, Any] | None
+    ) -> tuple[httpx.Response, NativeReplyState, EventFeed]:
         body = native_payload(request, route, provider=preferences)
         response = await self._send("/messages", body, route, native_headers(request))
         state = NativeReplyState(route)
-        return response, (state, state.feed)
+        return response, state, state.feed
 
     async def _send(self, path: str, body: dict[str, Any], route: Route,
                     extra: dict[str, str] | None = None) -> httpx.Response:
-        http = self.context.http
-        request = http.build_request("POST", self._url(path), content=json_body(body),
-                                     headers={**self._headers("text/event-stream"), **(extra or {})})
-        try:
-            response = await http.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(f"OpenRouter did not answer in time ({type(exc).__name__})",
-                                  provider=PROVIDER) from None
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"could not reach OpenRouter ({type(exc).__name__})", provider=PROVIDER) from None
-        if response.status_code != 200:
-            try:
-                content = await response.aread()
-            except httpx.HTTPError:
-                content = b""
-            finally:
-                await response.aclose()
-            raise error_from_http(response.status_code, content, response.headers, model=route.model)
-        return response
-
-    async def _read(self, response: httpx.Response, state: _ReplyReader, feed: Feed) -> AsyncGenerator[Event, None]:
-        """SSE events through `feed(name, data)`; `[DONE]` or the end of the body finishes the reply.
-
-        The body is read to its end even after `[DONE]`, so the connection goes back to the pool
-        instead of being dropped (a new TLS handshake on every turn otherwise).
-        """
-        try:
-            async for message in read_events(body_chunks(response)):
-                if not message.data or message.data == "[DONE]":
-                    continue
-                data = orjson.loads(message.data)
-                if not isinstance(data, dict):
-                    raise UpstreamUnavailable("OpenRouter sent an event that is not a JSON object", provider=PROVIDER)
-                for event in feed(message.event, data):
-                    yield event
-        except httpx.TimeoutException:
-            raise UpstreamTimeout("OpenRouter went silent mid-reply", provider=PROVIDER) from None
-        except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"the connection to OpenRouter broke ({type(exc).__name__})",
-                                      provider=PROVIDER) from None
-        except orjson.JSONDecodeError:
-            raise UpstreamUnavailable("OpenRouter sent an event that is not JSON", provider=PROVIDER) from None
-        finally:
-            await response.aclose()
-        for event in state.finish():
-            yield event
+        headers = {**self._headers("text/event-stream"), **(extra or {})}
+        return await self.backend.open("POST", self._url(path), content=json_body(body), headers=headers,
+                                       error=partial(error_from_http, model=route.model))
 
     def _log_usage(self, route: Route, state: ReplyState) -> None:
         usage = state.usage

@@ -4,8 +4,9 @@ A reply is a run of segments: reasoning, text, tool calls. Reasoning and text ar
 order, so a new kind of delta closes the segment before it. Tool calls are addressed by
 `index` and several may interleave their argument fragments (the id and name only in the
 first), so a call is complete only when the choice finishes. Canonical blocks must not
-interleave: the oldest unfinished segment streams live, later ones hold their events back
-until everything before them is done, then flush in order.
+interleave, so each segment is a block of a `BlockQueue`: the oldest unfinished segment
+streams live, later ones hold their events back until everything before them is done, then
+flush in order.
 
 Reasoning: `delta.reasoning` text becomes thinking deltas, and the `delta.reasoning_details`
 fragments are merged by `index` into the list OpenRouter's non-streaming reply would give.
@@ -13,7 +14,7 @@ When the reasoning segment closes, that list (compact JSON) becomes the block's 
 so the next turn can send it back unchanged. Details without any text (encrypted reasoning
 only) make a redacted block; text without details makes a block with no signature.
 
-Usage arrives in a last chunk with no choices, after `finish_reason`, so `MessageStop` waits
+Usage arrives in a last chunk with no choices, after `finish_reason`, so `ev.MessageStop` waits
 for `finish()` at `[DONE]` or the end of the stream; a stream that never gave a
 `finish_reason` was cut off and raises, never ends as a silent truncation.
 """
@@ -21,7 +22,6 @@ for `finish()` at `[DONE]` or the end of the stream; a stream that never gave a
 from __future__ import annotations
 
 import uuid
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,22 +30,11 @@ import orjson
 
 from providers.openrouter.failures import PROVIDER, error_from_stream
 from providers.openrouter.tools import ToolNames
+from router import events as ev
 from router.conversation import Signature, StopReason, Usage
 from router.errors import UpstreamUnavailable
-from router.events import (
-    BlockStop,
-    Event,
-    MessageStart,
-    MessageStop,
-    SignatureDelta,
-    TextDelta,
-    TextStart,
-    ThinkingDelta,
-    ThinkingStart,
-    ToolInputDelta,
-    ToolUseStart,
-)
 from router.route import Route
+from router.toolkit.blocks import BlockQueue
 
 _STOP_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
@@ -56,14 +45,11 @@ _STOP_REASONS: dict[str, StopReason] = {
 _CONCATENATED = ("text", "summary")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Segment:
-    """One future block: its events not yet sent, and what it collected so far."""
+    """One future block (its key in the queue) and what it collected so far."""
 
     kind: Literal["thinking", "text", "tool"]
-    events: list[Event] = field(default_factory=list)
-    opened: bool = False
-    done: bool = False
     details: list[dict[str, Any]] = field(default_factory=list)
     call_id: str = ""
     name: str = ""
@@ -136,7 +122,7 @@ class ReplyState:
         self.route = route
         self.names = names or ToolNames()
         self.show_thinking = show_thinking
-        self.queue: deque[_Segment] = deque()
+        self.blocks: BlockQueue[_Segment] = BlockQueue()
         self.current: _Segment | None = None
         self.calls: dict[int, _Segment] = {}
         self.call_ids: dict[str, int] = {}
@@ -147,7 +133,7 @@ class ReplyState:
         self.cost: float | None = None
         self.model: str | None = None
 
-    def feed(self, chunk: Mapping[str, Any]) -> list[Event]:
+    def feed(self, chunk: Mapping[str, Any]) -> list[ev.Event]:
         """The canonical events one chunk yields (often none); raises on an error chunk.
 
         Chunks come from `orjson.loads`, so JSON objects are checked with `isinstance(x, dict)`:
@@ -163,35 +149,23 @@ class ReplyState:
         for choice in choices[:1] if isinstance(choices, list) else ():
             if isinstance(choice, dict) and self.finish_reason is None:
                 self._choice(choice)
-        return out + self._drain()
+        return out + self.blocks.ready()
 
-    def finish(self) -> list[Event]:
-        """At `[DONE]` or end of stream: the final `MessageStop`, or a failure if the reply was cut off."""
+    def finish(self) -> list[ev.Event]:
+        """At `[DONE]` or end of stream: the final `ev.MessageStop`, or a failure if the reply was cut off."""
         if self.finish_reason is None:
             raise UpstreamUnavailable("the OpenRouter stream ended before the reply finished", provider=PROVIDER)
-        return [MessageStop(self._stop_reason(), self.usage)]
+        return [ev.MessageStop(self._stop_reason(), self.usage)]
 
     # -- plumbing --------------------------------------------------------------------------------------
 
-    def _start(self, chunk: Mapping[str, Any]) -> list[Event]:
+    def _start(self, chunk: Mapping[str, Any]) -> list[ev.Event]:
         if self.started:
             return []
         self.started = True
         model = chunk.get("model")
         self.model = model if isinstance(model, str) and model else None
-        return [MessageStart(self.model or self.route.model)]
-
-    def _drain(self) -> list[Event]:
-        """Events of the oldest unfinished segment go out now; finished ones make way for the next."""
-        out: list[Event] = []
-        while self.queue:
-            head = self.queue[0]
-            out += head.events
-            head.events = []
-            if not head.done:
-                break
-            self.queue.popleft()
-        return out
+        return [ev.MessageStart(self.model or self.route.model)]
 
     def _segment(self, kind: Literal["thinking", "text"]) -> _Segment:
         """The open reasoning or text segment, or a new one (closing the one before)."""
@@ -199,7 +173,7 @@ class ReplyState:
             return self.current
         self._close_current()
         self.current = _Segment(kind)
-        self.queue.append(self.current)
+        self.blocks.add(self.current)
         return self.current
 
     def _close_current(self) -> None:
@@ -237,11 +211,13 @@ class ReplyState:
         for fragment in fragments:
             merge_detail(segment.details, fragment)
         if text and self.show_thinking:
-            segment.events += self._open(segment, ThinkingStart()) + [ThinkingDelta(text)]
+            self.blocks.start(segment, ev.ThinkingStart())
+            self.blocks.push(segment, ev.ThinkingDelta(text))
 
     def _text(self, text: str) -> None:
         segment = self._segment("text")
-        segment.events += self._open(segment, TextStart()) + [TextDelta(text)]
+        self.blocks.start(segment, ev.TextStart())
+        self.blocks.push(segment, ev.TextDelta(text))
 
     def _call(self, raw: Mapping[str, Any]) -> None:
         """One tool-call fragment, found by `index` (or by id when a provider leaves index out)."""
@@ -253,7 +229,7 @@ class ReplyState:
         if segment is None:
             self._close_current()
             segment = self.calls[index] = _Segment("tool")
-            self.queue.append(segment)
+            self.blocks.add(segment)
         if call_id and not segment.call_id:
             segment.call_id = call_id
             self.call_ids[call_id] = index
@@ -269,20 +245,12 @@ class ReplyState:
 
     def _flush_call(self, segment: _Segment) -> None:
         """Open the call once its name is known, then pass on the arguments gathered so far."""
-        if not segment.opened:
+        if not self.blocks.started(segment):
             segment.call_id = segment.call_id or f"call_{uuid.uuid4().hex[:24]}"
-            start = ToolUseStart(segment.call_id, self.names.tool_name(segment.name))
-            segment.events += self._open(segment, start)
+            self.blocks.start(segment, ev.ToolUseStart(segment.call_id, self.names.tool_name(segment.name)))
         if segment.early_arguments:
-            segment.events.append(ToolInputDelta("".join(segment.early_arguments)))
+            self.blocks.push(segment, ev.ToolInputDelta("".join(segment.early_arguments)))
             segment.early_arguments = []
-
-    @staticmethod
-    def _open(segment: _Segment, start: Event) -> list[Event]:
-        if segment.opened:
-            return []
-        segment.opened = True
-        return [start]
 
     # -- the end ----------------------------------------------------------------------------------------
 
@@ -290,34 +258,33 @@ class ReplyState:
         """Close every segment, in order; `error` without an error object still fails the reply."""
         if reason == "error":
             raise UpstreamUnavailable("OpenRouter reported an error during the reply", provider=PROVIDER)
-        for segment in self.queue:
+        for segment in self.blocks.open_keys():
             self._close(segment)
         self.current = None
         self.finish_reason = reason
 
     def _close(self, segment: _Segment) -> None:
-        if segment.done:
+        if self.blocks.closed(segment):
             return
-        segment.done = True
         match segment.kind:
             case "thinking":
-                segment.events += self._close_reasoning(segment)
+                self._close_reasoning(segment)
             case "text":
-                segment.events.append(BlockStop())
+                self.blocks.close(segment, ev.BlockStop())
             case "tool":
                 if not segment.name:
                     raise UpstreamUnavailable("OpenRouter sent a tool call without a name", provider=PROVIDER)
                 self._flush_call(segment)
-                segment.events.append(BlockStop())
+                self.blocks.close(segment, ev.BlockStop())
 
-    def _close_reasoning(self, segment: _Segment) -> list[Event]:
+    def _close_reasoning(self, segment: _Segment) -> None:
+        """Close with the signature; signed reasoning whose text was not shown is a redacted block."""
         signature = self._signature(segment.details) if segment.details else None
-        if segment.opened:
-            closing: list[Event] = [SignatureDelta(signature)] if signature else []
-            return closing + [BlockStop()]
         if signature is None:
-            return []
-        return [ThinkingStart(redacted=True), SignatureDelta(signature), BlockStop()]
+            self.blocks.close(segment, *([ev.BlockStop()] if self.blocks.started(segment) else []))
+            return
+        self.blocks.start(segment, ev.ThinkingStart(redacted=True))
+        self.blocks.close(segment, ev.SignatureDelta(signature), ev.BlockStop())
 
     def _signature(self, details: list[dict[str, Any]]) -> Signature:
         return Signature(self.route.provider, self.route.model, orjson.dumps(details).decode())

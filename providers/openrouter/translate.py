@@ -24,21 +24,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from providers.openrouter.failures import (
-    ModelUnavailable,
-    ReasoningMandatory,
-    error_from_http,
-    error_from_stream,
-)
+from providers.openrouter.failures import ReasoningMandatory, error_from_http, error_from_stream
 from providers.openrouter.messages import MessageBuilder, limit_breakpoints
 from providers.openrouter.stream import ReplyState, usage_from
 from providers.openrouter.tools import NameTable, ToolNames, function_tool, tool_choice
 from router.conversation import Request, ServerTool, Tool
 from router.route import Route
+from router.toolkit.translation import Payload, shows_thinking
 
 __all__ = [
     "MAX_BREAKPOINTS",
-    "ModelUnavailable",
     "Payload",
     "PayloadOptions",
     "ReasoningMandatory",
@@ -76,16 +71,6 @@ class PayloadOptions:
     disable_reasoning: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Payload:
-    """The request body, plus what the reply needs and notes on what was left out (for the log)."""
-
-    body: dict[str, Any]
-    names: ToolNames
-    shows_thinking: bool
-    notes: tuple[str, ...] = ()
-
-
 def build_payload(request: Request, route: Route, *, options: PayloadOptions = PayloadOptions()) -> Payload:
     """The `/chat/completions` body for `request` on `route`."""
     names = NameTable()
@@ -118,11 +103,6 @@ def build_payload(request: Request, route: Route, *, options: PayloadOptions = P
 def caches_explicitly(model: str) -> bool:
     """Whether the model caches only where `cache_control` marks say (Anthropic's models)."""
     return model.startswith("anthropic/")
-
-
-def shows_thinking(request: Request) -> bool:
-    """Whether the client wants reasoning text: Anthropic shows none unless thinking is on."""
-    return request.thinking is not None and request.thinking.type != "disabled"
 
 
 def merge_preferences(

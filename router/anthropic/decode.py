@@ -3,6 +3,8 @@
 Errors name the offending field by its dotted path (`messages.2.content.0.type: ...`), the way
 Anthropic's own validation messages do. Unknown top-level fields are ignored, because Claude
 Code adds new ones often; unknown content block types are rejected, as Anthropic rejects them.
+What only the client means is dropped here, so no provider ever sees it: Claude Code's billing
+line in the system prompt (`BILLING_HEADER`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from router.conversation import (
 from router.errors import RequestError
 
 _ROLES = ("user", "assistant", "system")
+BILLING_HEADER = "x-anthropic-billing-header:"
+"""How Claude Code's per-request billing line in the system prompt starts. It means nothing to
+a backend and, changing with every client version, would only defeat prompt caching."""
 _SERVER_RESULT_SUFFIX = "_tool_result"
 
 
@@ -167,8 +172,18 @@ def _system(value: Any) -> tuple[TextBlock, ...]:
     if value is None or value == "":
         return ()
     if isinstance(value, str):
-        return (TextBlock(value),)
-    return tuple(_text_only(item, f"system.{i}") for i, item in enumerate(_list(value, "system")))
+        blocks: tuple[TextBlock, ...] = (TextBlock(value),)
+    else:
+        blocks = tuple(_text_only(item, f"system.{i}") for i, item in enumerate(_list(value, "system")))
+    return tuple(kept for block in blocks if (kept := _without_billing(block)) is not None)
+
+
+def _without_billing(block: TextBlock) -> TextBlock | None:
+    """The block without Claude Code's billing line; None when nothing else was in it."""
+    if BILLING_HEADER not in block.text:
+        return block
+    text = "\n".join(line for line in block.text.split("\n") if not line.startswith(BILLING_HEADER))
+    return TextBlock(text, block.cache_control) if text.strip() else None
 
 
 def _text_only(raw: Any, path: str) -> TextBlock:

@@ -10,6 +10,7 @@ import math
 import orjson
 
 from router import errors
+from router.toolkit.failures import CONTEXT_TOO_LONG
 
 _STATUS: tuple[tuple[type[errors.RouterError], int, str], ...] = (
     (errors.NotFound, 404, "not_found_error"),
@@ -25,8 +26,6 @@ _STATUS: tuple[tuple[type[errors.RouterError], int, str], ...] = (
     (errors.ProviderError, 502, "api_error"),
 )
 
-CONTEXT_TOO_LONG_PREFIX = "prompt is too long"
-
 
 def status_and_type(exc: BaseException) -> tuple[int, str]:
     """The HTTP status and Anthropic error type for any exception (unknown ones are 500 api_error)."""
@@ -40,7 +39,7 @@ def message_of(exc: BaseException) -> str:
     """What the client may read: router errors say what happened, anything else says nothing internal."""
     if isinstance(exc, errors.ContextTooLong):
         text = exc.message
-        return text if text.lower().startswith(CONTEXT_TOO_LONG_PREFIX) else f"{CONTEXT_TOO_LONG_PREFIX}: {text}"
+        return text if text.lower().startswith(CONTEXT_TOO_LONG) else f"{CONTEXT_TOO_LONG}: {text}"
     if isinstance(exc, errors.RouterError):
         return exc.message
     return "internal router error; the router's log has the details"

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
-from typing import Any, cast
+from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
 from router.anthropic.encode import PING, StreamEncoder
 from router.anthropic.errors import error_event, status_and_type
 from router.errors import Overloaded, UpstreamUnavailable
-from router.events import Event, MessageStop
+from router.events import Batch, MessageStop
 
 log = logging.getLogger("router.stream")
 
@@ -34,7 +34,7 @@ SERVER_SEND = "router.server_send"
 go there directly, past the middleware wrappers that only watch for the response's start."""
 
 FLUSH_BYTES = 32 * 1024
-"""Pending SSE bytes that are written at once, even in the middle of a burst."""
+"""The most bytes one body message holds: a larger batch is written in pieces."""
 
 Outcome = Callable[[int, MessageStop | None], None]
 """Called once when the stream ends: the status to log (200, 499 client gone, or the error's) and the stop event."""
@@ -45,7 +45,7 @@ class EventStreamResponse:
 
     def __init__(
         self,
-        events: AsyncIterator[Event],
+        events: AsyncIterator[Batch],
         encoder: StreamEncoder,
         *,
         ping_interval: float,
@@ -72,8 +72,10 @@ class EventStreamResponse:
         status, stop, ended = 200, None, False
         try:
             stop = await self._pump(send)
-            body = b"".join(self.pending)  # the last events and the end of the body: one write
+            *pieces, body = _pieces(self.pending)  # the last events and the end of the body: one write
             self.pending.clear()
+            for piece in pieces:
+                await self._write(send, piece)
             await send({"type": "http.response.body", "body": body, "more_body": False})
             ended = True
         except asyncio.CancelledError:
@@ -93,53 +95,39 @@ class EventStreamResponse:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _pump(self, send: Send) -> MessageStop | None:
-        """Encode events as they come; write everything ready in one message when the upstream would wait.
+        """Encode each batch as it comes and write it in one message (pieces of `FLUSH_BYTES` at most).
 
-        A provider turning one upstream read into many events hands them over without suspending,
-        so a burst costs one socket write instead of one per event, while an event that arrives
-        alone is still written the moment it is encoded. The first event (`message_start`) never
-        waits for the rest of its burst, and a burst is written in pieces of `FLUSH_BYTES`.
-        What is still pending at the end is left for the caller to write with the body's end.
+        A provider yields the events of one upstream read as one batch, so a burst costs one
+        socket write instead of one per event. The first batch (`message_start`'s) goes out at
+        once; a batch that completes the message is left in `pending` for the caller to write
+        with the end of the body, since nothing but that end can follow it.
         """
         encode = self.encoder.encode
         debug = log.isEnabledFor(logging.DEBUG)
         stop: MessageStop | None = None
-        pending = self.pending
-        size = 0  # bytes pending
-        next_event = self.events.__anext__
-        while True:
-            step = cast(Coroutine[Any, Any, Event], next_event())  # an async generator's asend: send/throw
-            try:
-                suspended = step.send(None)
-            except StopIteration as done:
-                event = done.value
-            except StopAsyncIteration:
-                break
-            else:
-                if pending:
-                    await self._write(send, b"".join(pending))
-                    pending.clear()
-                    size = 0
-                try:
-                    event = await _Resume(step, suspended)
-                except StopAsyncIteration:
-                    break
-            data = encode(event)
-            if type(event) is MessageStop:
-                stop = event
-            if debug:
-                log.debug("event in  %r", event)
-                log.debug("event out %s", data)
-            if data:
-                pending.append(data)
-                size += len(data)
-                if size >= FLUSH_BYTES or not self.sent:  # the first event, or a long burst, goes now
-                    await self._write(send, b"".join(pending))
-                    pending.clear()
-                    size = 0
+        pending = self.pending  # encoded events not yet written: on a failure they go out before the error
+        async for batch in self.events:
+            for event in batch:
+                data = encode(event)
+                if type(event) is MessageStop:
+                    stop = event
+                if debug:
+                    log.debug("event in  %r", event)
+                    log.debug("event out %s", data)
+                if data:
+                    pending.append(data)
+            if pending and not (self.encoder.finished and self.sent):
+                await self._flush(send)
         if not self.encoder.finished:
             raise UpstreamUnavailable("the upstream reply ended before it was complete")
         return stop
+
+    async def _flush(self, send: Send) -> None:
+        """Write what is pending, in pieces of `FLUSH_BYTES` at most."""
+        pieces = _pieces(self.pending)
+        self.pending.clear()
+        for piece in pieces:
+            await self._write(send, piece)
 
     async def _write(self, send: Send, data: bytes) -> None:
         self.sending = True
@@ -181,7 +169,7 @@ class EventStreamResponse:
         status, _ = status_and_type(exc)
         if self.pending:  # what the client was about to get still goes out, then the error
             with suppress(OSError):
-                await self._write(send, b"".join(self.pending))
+                await self._flush(send)
             self.pending.clear()
         if status >= 500 and not isinstance(exc, UpstreamUnavailable | Overloaded):
             log.error("stream failed: %s", exc, exc_info=not _is_router_error(exc))
@@ -198,34 +186,12 @@ def _is_router_error(exc: BaseException) -> bool:
     return isinstance(exc, RouterError)
 
 
-class _Resume:
-    """Finish an `__anext__` coroutine that already ran to its first suspension, as `await` would.
-
-    `suspended` is what it yielded (the future it waits for); from here on every value, result
-    and exception (cancellation included) passes between it and the event loop unchanged.
-    """
-
-    __slots__ = ("step", "suspended")
-
-    def __init__(self, step: Coroutine[Any, Any, Event], suspended: Any) -> None:
-        self.step = step
-        self.suspended = suspended
-
-    def __await__(self) -> Generator[Any, Any, Event]:
-        step, value = self.step, self.suspended
-        while True:
-            try:
-                sent = yield value
-            except BaseException as exc:  # cancellation or a thrown error goes to the provider, as with await
-                try:
-                    value = step.throw(exc)
-                except StopIteration as done:
-                    return cast(Event, done.value)
-                continue
-            try:
-                value = step.send(sent)
-            except StopIteration as done:
-                return cast(Event, done.value)
+def _pieces(parts: list[bytes]) -> list[bytes]:
+    """`parts` joined and cut in pieces of `FLUSH_BYTES` at most; one empty piece when there are none."""
+    data = parts[0] if len(parts) == 1 else b"".join(parts)
+    if len(data) <= FLUSH_BYTES:
+        return [data]
+    return [data[start:start + FLUSH_BYTES] for start in range(0, len(data), FLUSH_BYTES)]
 
 
 async def _wait_disconnect(receive: Receive) -> None:

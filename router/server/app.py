@@ -29,7 +29,7 @@ from router.anthropic.errors import error_body, error_response_parts
 from router.collect import collect
 from router.conversation import Request, Usage
 from router.errors import AuthError, NotFound, RequestError, RouterError
-from router.events import Event, MessageStop
+from router.events import Batch, MessageStop
 from router.provider import ModelInfo
 from router.route import Resolution, Route
 from router.server.runtime import Runtime
@@ -104,7 +104,7 @@ class Endpoints:
         exchange.log(200)
         return Response(reply_json(reply, request.model), media_type=JSON)
 
-    def _stream(self, request: Request, events: AsyncIterator[Event], exchange: Exchange) -> EventStreamResponse:
+    def _stream(self, request: Request, events: AsyncIterator[Batch], exchange: Exchange) -> EventStreamResponse:
         def on_end(status: int, stop: MessageStop | None) -> None:
             exchange.usage = stop.usage if stop else None
             exchange.log(status)

@@ -57,6 +57,8 @@ class ServerConfig:
     auth_token: str | None = None
     retries: int = 2
     max_body_bytes: int = 32 * 1024 * 1024
+    upstream_transport: Literal["fast", "httpx"] = "fast"
+    """The router's own HTTP/1.1 connections to upstreams, or httpx's (`router.transport`)."""
 
     def __post_init__(self) -> None:
         check_field(bool(self.host), "host", "must not be empty")
@@ -65,6 +67,7 @@ class ServerConfig:
         check_field(self.shutdown_grace >= 0, "shutdown_grace", "must be 0 or more")
         check_field(self.retries >= 0, "retries", "must be 0 or more")
         check_field(self.max_body_bytes > 0, "max_body_bytes", "must be greater than 0")
+        check_field(self.upstream_transport in ("fast", "httpx"), "upstream_transport", "must be 'fast' or 'httpx'")
         if self.auth_token == "":  # `${TOKEN:-}` with TOKEN unset means "no auth", not "the empty token"
             object.__setattr__(self, "auth_token", None)
 

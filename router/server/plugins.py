@@ -11,7 +11,7 @@ from typing import Any
 
 import importlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -85,26 +85,37 @@ def plugin_infos(pm: pluggy.PluginManager) -> list[PluginInfo]:
 
 
 def _registrations(pm: pluggy.PluginManager) -> list[tuple[str, dict[str, type[Provider[Any]]]]]:
-    """Call each plugin's hook on its own so every provider is attributed to its plugin."""
+    """Call the hook once per plugin, through pluggy, so every provider is attributed to its plugin.
+
+    `subset_hook_caller` keeps pluggy's own calling machinery (hook wrappers, tracing,
+    monitoring) while leaving out the other plugins' implementations; plugins are asked in
+    the order they were registered.
+    """
     seen: dict[str, str] = {}
     result = []
-    for impl in reversed(pm.hook.register_providers.get_hookimpls()):
+    impls = list(reversed(pm.hook.register_providers.get_hookimpls()))
+    for impl in impls:
         classes: dict[str, type[Provider[Any]]] = {}
-
-        def register(
-            cls: type[Provider[Any]], _plugin: str = impl.plugin_name, classes: dict[str, type[Provider[Any]]] = classes
-        ) -> None:
-            _check_provider_class(cls, _plugin)
-            if cls.name in seen:
-                raise ConfigError(
-                    "plugins", f"provider '{cls.name}' is registered by both {seen[cls.name]} and {_plugin}"
-                )
-            seen[cls.name] = _plugin
-            classes[cls.name] = cls
-
-        impl.function(register=register)
+        others = [other.plugin for other in impls if other.plugin is not impl.plugin]
+        caller = pm.subset_hook_caller("register_providers", remove_plugins=others)
+        caller(register=_recorder(impl.plugin_name, classes, seen))
         result.append((impl.plugin_name, classes))
     return result
+
+
+def _recorder(
+    plugin: str, classes: dict[str, type[Provider[Any]]], seen: dict[str, str]
+) -> Callable[[type[Provider[Any]]], None]:
+    """The `register` callable handed to one plugin's hook."""
+
+    def register(cls: type[Provider[Any]]) -> None:
+        _check_provider_class(cls, plugin)
+        if cls.name in seen:
+            raise ConfigError("plugins", f"provider '{cls.name}' is registered by both {seen[cls.name]} and {plugin}")
+        seen[cls.name] = plugin
+        classes[cls.name] = cls
+
+    return register
 
 
 def _check_provider_class(cls: object, plugin: str) -> None:

@@ -14,11 +14,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.request import getproxies
 
 import httpx
 
-from router.transport import netio
+from router.transport.support import FAST, upstream_transport
 from router.server.config import Config
 from router.server.dispatch import Dispatcher
 from router.provider import CredentialStatus, Provider, ProviderContext
@@ -36,17 +35,18 @@ def state_dir() -> Path:
     return Path(base) / "switchyard"
 
 
-def http_client() -> httpx.AsyncClient:
+def http_client(transport: str = FAST) -> httpx.AsyncClient:
     """The pooled client a provider gets: keep-alive, no overall read timeout (streams last hours).
 
-    Its connections run on `router.transport.netio` (cheap reads for streams paced one event per read),
-    except behind a proxy from the environment, which httpx's own transports handle.
+    With `transport` "fast" (`server.upstream_transport`) its connections are the router's own
+    (`router.transport`: cheap reads for streams paced one event per read), unless a proxy is set
+    in the environment or the installed httpcore lacks what they build on; otherwise httpx's own.
     """
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=60.0)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0),
         limits=limits,
-        transport=None if getproxies() else netio.transport(limits),
+        transport=upstream_transport(transport, limits),
         headers={"user-agent": USER_AGENT},
         follow_redirects=False,
     )
@@ -76,7 +76,8 @@ class Runtime:
         self.rules = Rules(config)
         self.providers: dict[str, Provider[Any]] = {}
         for name, settings in config.providers.items():
-            context = ProviderContext(http_client(), logging.getLogger(f"providers.{name}"), state_dir() / name)
+            http = http_client(config.server.upstream_transport)
+            context = ProviderContext(http, logging.getLogger(f"providers.{name}"), state_dir() / name)
             self.providers[name] = classes[name](settings, context)
         missing = {name: _missing_message(name) for name in config.missing_providers}
         self.dispatcher = Dispatcher(self.providers, retries=config.server.retries, missing=missing)

@@ -1,4 +1,10 @@
-"""Reading a streamed upstream reply's body with as few layers as possible."""
+"""Reading a streamed upstream reply's body with as few layers as possible, on either transport.
+
+It needs only httpx: on the router's own connections (`router.transport.http1`) it finds the
+connection's body in the reply's `BODY` extension; on httpx's transport (`server.upstream_transport:
+httpx`, or the fallback) there is none and it reads httpx's raw stream. So a provider calls it
+without knowing which transport its client has, and it imports even where `http1` cannot.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from typing import cast
 
 import httpx
 
-from router.transport import http1
+BODY = "router.body"
+"""Response extension holding the reply's body on our own connections, to be read past httpx's
+layers (`http1._Body.chunks`)."""
 
 
 def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -19,7 +27,7 @@ def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
     the connection, past httpx's and the pool's stream wrappers, four fewer generators per read.
     """
     if response.headers.get("content-encoding", "identity").strip().lower() in ("", "identity"):
-        body = response.extensions.get(http1.BODY)
+        body = response.extensions.get(BODY)
         if body is not None and not response.is_stream_consumed:
             return cast(AsyncIterator[bytes], body.chunks(response.request))
         return response.aiter_raw()

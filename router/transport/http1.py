@@ -1,16 +1,20 @@
-"""HTTP/1.1 to the upstreams: httpcore's pool, over connections that parse replies with llhttp.
+"""HTTP/1.1 to the upstreams: our own connection, parsing replies with llhttp, in httpcore's pool.
 
 Why not httpcore's own HTTP/1.1 connection: when a backend paces its stream, one event per
 read, every read of the body costs the whole of h11's machinery (two `next_event` calls, its
 state transitions, an exception-mapping context manager around each) for a few hundred bytes.
 The paced soak's profile put about a fifth of the router's CPU per event there
-(docs/performance.md). Here a read is handed to httptools' parser (llhttp, the parser uvicorn
-already uses for our own server side), which calls back once per piece of body.
+(docs/performance.md). Here h11 is not used at all: a read is handed to httptools' parser
+(llhttp, the parser uvicorn already uses for our own server side), which calls back once per
+piece of body.
 
-httpcore keeps the pool: which connection serves which request, keep-alive limits and
-expiry, and its exceptions, which httpx maps as it always does. This module only speaks
-HTTP/1.1 on one connection: it writes the request, parses the reply, and tells the pool
-whether the connection can be used again.
+`Connection` speaks HTTP/1.1 on one connection: it writes the request, parses the reply, and
+tells the pool whether the connection can be used again. `Pool` is httpcore's pool (its queue,
+keep-alive limits and expiry) opening `Connection`s, with the pass that assigns requests to
+connections rewritten to be linear. Both raise httpcore's exceptions, which httpx maps as it
+always does. They build on httpcore internals (the pool's `_connections`, `_requests` and
+`_assign_requests_to_connections`, its queued-request objects, the connection interface):
+`router.transport.support` checks those before either is used.
 """
 
 from __future__ import annotations
@@ -26,13 +30,12 @@ import httpcore
 import httptools
 import httpx
 
+from router.transport.body import BODY
+
 READ_BYTES = 64 * 1024
 """Most bytes asked of the socket per read."""
 MAX_HEAD = 100 * 1024
 """A reply whose status line and headers run past this is refused (h11's limit, which we replace)."""
-
-BODY = "router.body"
-"""Response extension holding the reply's body, to be read past httpx's layers (`_Body.chunks`)."""
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
@@ -313,7 +316,7 @@ class _Body:
         return self._chunks(None)
 
     def chunks(self, request: httpx.Request) -> AsyncIterator[bytes]:
-        """The body for a reader above httpx (`router.provider.body_chunks`): the same chunks,
+        """The body for a reader above httpx (`router.transport.body.body_chunks`): the same chunks,
         with failures raised as the httpx exceptions httpx's own layers would have made of them."""
         return self._chunks(request)
 

@@ -1,7 +1,7 @@
 """The upstream socket layer: an httpcore network backend on plain asyncio protocols.
 
-Why not the default (anyio) backend: when a backend paces its stream, one event per read,
-every read is the whole cost of an event, and anyio's read path spends it on bookkeeping.
+Why not httpcore's default (anyio) backend: when a backend paces its stream, one event per
+read, every read is the whole cost of an event, and anyio's read path spends it on bookkeeping.
 Each `receive` enters a `fail_after` cancel scope, asks sniffio which event loop runs, and
 pauses then resumes the transport's reading (two `epoll_ctl` calls). On Python 3.11 every
 `asyncio.current_task()`/`get_running_loop()` behind that is also a `getpid()` system call.
@@ -9,9 +9,10 @@ A profile of paced streams put a third of the router's CPU there
 (docs/performance.md). Here the protocol keeps reading into a buffer, a read that finds
 data returns it at once, and a read that must wait parks on one future with one timer.
 
-httpx and httpcore stay in charge of HTTP (pooling, keep-alive, h11, TLS setup, errors):
-this module only moves bytes, and raises httpcore's own exceptions so httpx maps them as it
-always does. `transport()` builds httpx's transport with a pool on this backend.
+This module moves bytes: it connects (racing a host's addresses), starts TLS with the context
+it is given, reads and writes, and raises httpcore's own exceptions so httpx maps them as it
+always does. HTTP itself is `router.transport.http1`'s. `transport()` puts the two together
+under httpx: httpx's transport, its pool replaced by an `http1.Pool` on this backend.
 """
 
 from __future__ import annotations
@@ -313,11 +314,13 @@ def transport(limits: httpx.Limits, ssl_context: ssl.SSLContext | None = None) -
     """httpx's own transport (its request/response and error mapping), with our pool on `AsyncioBackend`.
 
     httpx builds its connection pool without a way to pass a network backend, so the pool is
-    built again here with the same settings: httpcore's pool, opening `router.transport.http1` connections.
+    built again here with the same settings and put in the transport's private `_pool` (which
+    `router.transport.support` checks is still where httpx keeps it).
     """
-    result = httpx.AsyncHTTPTransport(limits=limits)
+    ssl_context = ssl_context or httpx.create_ssl_context()
+    result = httpx.AsyncHTTPTransport(limits=limits, verify=ssl_context)  # given, not built twice
     result._pool = http1.Pool(
-        ssl_context=ssl_context or httpx.create_ssl_context(),
+        ssl_context=ssl_context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,

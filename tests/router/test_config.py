@@ -24,7 +24,7 @@ from router.server.config import (
 )
 from router.conversation import Request
 from router.errors import ConfigError
-from router.events import Event
+from router.events import Batch
 from router.provider import Provider
 from router.route import Route
 from router.server.rules import Rules
@@ -35,8 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 # ---------------------------------------------------------------- fake providers
 
 
-class _Fake(Provider):
-    async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:  # pragma: no cover
+class _Fake(Provider[Any]):
+    async def stream(self, request: Request, route: Route) -> AsyncIterator[Batch]:  # pragma: no cover
         raise NotImplementedError
         yield
 
@@ -72,7 +72,7 @@ class OpenRouter(_Fake):
     Settings = KeyedSettings
 
 
-CLASSES: dict[str, type[Provider]] = {"codex": Codex, "kiro": Kiro, "openrouter": OpenRouter}
+CLASSES: dict[str, type[Provider[Any]]] = {"codex": Codex, "kiro": Kiro, "openrouter": OpenRouter}
 ENV = {"OPENROUTER_API_KEY": "sk-or-secret-value"}
 
 
@@ -680,7 +680,7 @@ class ExampleOpenRouter(_Fake):
     Settings = LooseSettings
 
 
-EXAMPLE_CLASSES: dict[str, type[Provider]] = {
+EXAMPLE_CLASSES: dict[str, type[Provider[Any]]] = {
     "codex": CodexProvider,  # the real one: its documented settings must validate
     "kiro": ExampleKiro,
     "openrouter": ExampleOpenRouter,

@@ -8,12 +8,14 @@ canonical `Request` the JSON describes.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
+from router.anthropic.decode import BILLING_HEADER, decode_request
 from router.anthropic.signatures import encode_signature
 from router.conversation import (
     CacheControl,
@@ -31,7 +33,7 @@ from router.conversation import (
     ToolResultBlock,
     ToolUseBlock,
 )
-from tests.conftest import Harness, body
+from tests.conftest import Harness, body, claude_code_requests
 
 DROP = object()
 """An override value meaning "remove this top-level field"."""
@@ -536,3 +538,34 @@ async def test_health_lists_providers(harness: Harness) -> None:
         "other": {"ok": True, "detail": "test provider 'scripted'"},
     }
 
+
+
+# -- what only the client means ------------------------------------------------------------
+
+BILLING = f"{BILLING_HEADER} cc_version=2.1.197.f9b; cc_entrypoint=sdk-cli;"
+
+
+@pytest.mark.parametrize("path", claude_code_requests(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_claude_codes_billing_line_never_reaches_a_provider(path: Path) -> None:
+    sent = orjson.loads(path.read_bytes())["system"]
+    assert any(block["text"].startswith(BILLING_HEADER) for block in sent), "the fixture carries the line"
+    system = decode_request(path.read_bytes()).system
+    assert all(BILLING_HEADER not in block.text for block in system)
+    assert [block.text for block in system] == [b["text"] for b in sent if not b["text"].startswith(BILLING_HEADER)]
+
+
+@pytest.mark.parametrize(
+    ("system", "expected"),
+    [
+        (BILLING, ()),
+        (f"{BILLING}\nBe terse.", (TextBlock("Be terse."),)),
+        ([{"type": "text", "text": f"Rules.\n{BILLING}\nMore.", "cache_control": {"type": "ephemeral"}}],
+         (TextBlock("Rules.\nMore.", CacheControl()),)),
+        ([{"type": "text", "text": BILLING}, {"type": "text", "text": "You are Claude."}],
+         (TextBlock("You are Claude."),)),
+        ("The x-anthropic-billing-header: line is quoted here, not sent.",
+         (TextBlock("The x-anthropic-billing-header: line is quoted here, not sent."),)),
+    ],
+)
+def test_the_billing_line_is_dropped_and_nothing_else(system: Any, expected: tuple[TextBlock, ...]) -> None:
+    assert decode_request(raw(system=system)).system == expected

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from router.anthropic.decode import decode_request
+from router.anthropic.decode import BILLING_HEADER, decode_request
 from router.anthropic.payload import request_payload
 from router.anthropic.signatures import decode_signature, encode_signature
 from router.conversation import (
@@ -83,6 +83,11 @@ def test_fixtures_are_present_and_cover_every_tier() -> None:
 # ------------------------------------------------------------------------------------- decode
 
 
+def without_billing(system: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Claude Code's system blocks less its billing line (a block of its own in every fixture)."""
+    return [block for block in system if not block["text"].startswith(BILLING_HEADER)]
+
+
 def text_blocks(value: str | list[dict[str, Any]]) -> tuple[TextBlock, ...]:
     if isinstance(value, str):
         return (TextBlock(value),) if value else ()
@@ -103,8 +108,8 @@ def test_fixture_decodes_faithfully(path: Path) -> None:
     assert request.metadata == data["metadata"]
     assert request.temperature == data.get("temperature")
 
-    assert len(request.system) == len(data["system"]) == 3
-    assert request.system == text_blocks(data["system"])
+    assert len(data["system"]) == 3 and data["system"][0]["text"].startswith(BILLING_HEADER)
+    assert request.system == text_blocks(without_billing(data["system"])), "the billing line never reaches a provider"
     assert sum(block.cache_control is not None for block in request.system) == sum(
         "cache_control" in block for block in data["system"])
 
@@ -163,7 +168,8 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
 
     - `stream` and `context_management` are dropped (the transport decides; the edits are applied);
     - an empty `tools` list is omitted (the title-generation request sends `"tools": []`);
-    - string `system` and string message content become one text block;
+    - string `system` and string message content become one text block; Claude Code's billing
+      line in `system` is dropped (it means nothing to a backend);
     - tool_result: `is_error: false` is omitted, string content becomes one text block;
     - signatures the router did not mint (all of the fixtures') go back exactly as they came.
     Everything else must come back exactly as sent.
@@ -173,6 +179,8 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
         del expected["tools"]
     if isinstance(expected.get("system"), str):
         expected["system"] = [{"type": "text", "text": expected["system"]}]
+    if "system" in expected:
+        expected["system"] = without_billing(expected["system"])
     expected["messages"] = [
         {"role": m["role"], "content": [{"type": "text", "text": m["content"]}] if isinstance(m["content"], str)
          else [normal_block(block) for block in m["content"]]}

@@ -47,7 +47,7 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()  # unused on plain http: built once rather than per client
 
 
-def client(limits: httpx.Limits = LIMITS, timeout: float = 5.0) -> httpx.AsyncClient:
+def client(limits: httpx.Limits = LIMITS, timeout: float | httpx.Timeout = 5.0) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=netio.transport(limits, ssl_context=_ssl_context()), timeout=timeout)
 
 
@@ -764,7 +764,7 @@ def test_body_chunks_raises_httpx_timeouts(loop_factory: Any) -> None:
                 await asyncio.sleep(10)
             writer.write(NEXT)
 
-        async with Server(stalls) as server, client(timeout=0.2) as http:
+        async with Server(stalls) as server, client(timeout=httpx.Timeout(5.0, read=0.2)) as http:  # only reads may time out
             async with http.stream("GET", server.url + "/") as response:
                 pieces = []
                 with pytest.raises(httpx.ReadTimeout):

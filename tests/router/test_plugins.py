@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import types
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,15 @@ from tests.support import scripted
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def plugin(**hooks: Any) -> types.SimpleNamespace:
-    return types.SimpleNamespace(**hooks)
+class _Plugin:
+    """A plugin object as third parties write them: hashable, hooks as attributes (pluggy's subset callers need the hash)."""
+
+    def __init__(self, **hooks: Any) -> None:
+        self.__dict__.update(hooks)
+
+
+def plugin(**hooks: Any) -> _Plugin:
+    return _Plugin(**hooks)
 
 
 def test_providers_are_attributed_to_the_plugin_that_registered_them() -> None:
@@ -113,3 +119,16 @@ def test_hooks_are_documented_and_typed() -> None:
     spec = hookspecs.register_providers
     assert spec.__doc__ and ":param register:" in spec.__doc__
     assert "register" in spec.__annotations__
+
+
+def test_the_hook_is_called_through_pluggy_once_per_plugin() -> None:
+    """Pluggy's call machinery runs (monitoring sees each call), and each call reaches one plugin only."""
+    pm = make_plugin_manager(extra=[scripted], autoload=False)
+    calls: list[list[str]] = []
+    pm.add_hookcall_monitoring(
+        lambda name, impls, kwargs: calls.append([impl.plugin_name for impl in impls]), lambda *args: None
+    )
+    classes = provider_classes(pm)
+    assert {"codex", "kiro", "openrouter", "scripted", "other"} <= set(classes)
+    assert len(calls) == len(pm.hook.register_providers.get_hookimpls())
+    assert all(len(plugins) == 1 for plugins in calls)

@@ -11,14 +11,14 @@ import pytest
 from router.server.config import Config, builtin_default, parse_config
 from router.conversation import Request
 from router.errors import NoRoute, NotFound
-from router.events import Event
+from router.events import Batch
 from router.provider import Provider
 from router.route import Route
 from router.server.rules import TIERS, Rules, detect_tier
 
 
-class _Fake(Provider):
-    async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:  # pragma: no cover
+class _Fake(Provider[Any]):
+    async def stream(self, request: Request, route: Route) -> AsyncIterator[Batch]:  # pragma: no cover
         raise NotImplementedError
         yield
 
@@ -45,7 +45,7 @@ class Unused(_Fake):
     name = "unused"
 
 
-CLASSES: dict[str, type[Provider]] = {
+CLASSES: dict[str, type[Provider[Any]]] = {
     "codex": Codex,
     "kiro": Kiro,
     "openrouter": OpenRouter,

@@ -1,4 +1,4 @@
-"""How the streaming response writes: `message_start` at once, bursts coalesced, lone events written as they come."""
+"""How the streaming response writes: one write per batch, big batches in pieces, the last with the body's end."""
 
 from __future__ import annotations
 
@@ -11,90 +11,102 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from router.anthropic.encode import StreamEncoder
-from router.server.app import App
-from router.errors import Overloaded
-from router.events import Event, MessageStop
 from router.anthropic.sse import FLUSH_BYTES, SERVER_SEND, EventStreamResponse
-from tests.support.scripted import Sleep, Step, text_reply
+from router.errors import Overloaded
+from router.events import Batch, BlockStop, MessageStart, MessageStop, TextDelta, TextStart, ThinkingDelta
+from router.server.app import App
+from tests.support.scripted import Sleep, Step, play, text_reply
 from tests.support.sse import checked, parse_sse
 
 
-async def play(steps: Sequence[Step]) -> AsyncIterator[Event]:
-    for step in steps:
-        if isinstance(step, Sleep):
-            await asyncio.sleep(step.seconds)
-        elif isinstance(step, BaseException):
-            raise step
-        else:
-            yield step
+async def never_disconnects() -> dict[str, Any]:
+    await asyncio.sleep(3600)
+    return {"type": "http.disconnect"}
 
 
-async def writes_of(steps: Sequence[Step]) -> list[bytes]:
+async def write(batches: AsyncIterator[Batch]) -> tuple[list[bytes], bytes]:
+    """The non-empty body messages written before the end, and the end's own body."""
     bodies: list[bytes] = []
     ends: list[bytes] = []
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body":
             assert not ends, "nothing may be sent after the body's end"
-            if message["body"]:
-                bodies.append(message["body"])
             if not message.get("more_body"):
                 ends.append(message["body"])
-
-    async def receive() -> dict[str, Any]:
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
+            elif message["body"]:
+                bodies.append(message["body"])
 
     ended: list[tuple[int, MessageStop | None]] = []
-    response = EventStreamResponse(play(steps), StreamEncoder("claude-opus-4-8"), ping_interval=60,
+    response = EventStreamResponse(batches, StreamEncoder("claude-opus-4-8"), ping_interval=60,
                                    closing=asyncio.Event(), on_end=lambda status, stop: ended.append((status, stop)))
-    await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
+    await response({"type": "http"}, never_disconnects, send)  # type: ignore[arg-type]
     assert len(ended) == 1 and len(ends) == 1
-    return bodies
+    return bodies, ends[0]
 
 
-async def test_message_start_goes_alone_then_the_rest_of_a_burst_is_one_write() -> None:
-    bodies = await writes_of(text_reply(*[f"chunk{i} " for i in range(50)]))
-    assert len(bodies) == 2
-    assert [name for name, _ in parse_sse(bodies[0].decode())] == ["message_start"]
-    events = checked(b"".join(bodies).decode())
-    assert events[-1][0] == "message_stop" and len(events) == 55
+async def writes_of(steps: Sequence[Step]) -> list[bytes]:
+    """Every non-empty body message, the end's included (the scripted provider's batching: runs between pauses)."""
+    bodies, end = await write(play(steps))
+    return bodies + [end] if end else bodies
+
+
+async def test_a_burst_arriving_as_one_batch_is_one_write() -> None:
+    bodies, end = await write(play(text_reply(*[f"chunk{i} " for i in range(50)])))
+    assert len(bodies) == 1 and end == b""  # the first batch goes at once, even when it is the whole reply
+    events = checked(bodies[0].decode())
+    assert events[0][0] == "message_start" and events[-1][0] == "message_stop" and len(events) == 55
+
+
+async def test_each_batch_is_written_before_the_next_is_awaited() -> None:
+    written = asyncio.Event()
+    bodies: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message["body"]:
+            bodies.append(message["body"])
+            if b'"first"' in message["body"]:
+                written.set()
+
+    async def batches() -> AsyncIterator[Batch]:
+        yield [MessageStart("m")]
+        yield [TextStart(), TextDelta("first")]
+        async with asyncio.timeout(5):
+            await written.wait()  # the writer holding "first" back until more comes would stall here
+        yield [TextDelta("second")]
+        yield [BlockStop(), MessageStop("end_turn")]
+
+    response = EventStreamResponse(batches(), StreamEncoder("claude-opus-4-8"), ping_interval=60,
+                                   closing=asyncio.Event(), on_end=lambda status, stop: None)
+    await response({"type": "http"}, never_disconnects, send)  # type: ignore[arg-type]
+    assert [b'"second"' in body for body in bodies] == [False, False, True, False]
+    checked(b"".join(bodies).decode())
 
 
 async def test_the_last_events_go_out_with_the_end_of_the_body() -> None:
-    ends: list[bytes] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            ends.append(message["body"])
-
-    async def receive() -> dict[str, Any]:
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
     steps = text_reply("first", "second")
-    response = EventStreamResponse(play([*steps[:3], Sleep(0.01), *steps[3:]]), StreamEncoder("claude-opus-4-8"),
-                                   ping_interval=60, closing=asyncio.Event(), on_end=lambda status, stop: None)
-    await response({"type": "http"}, receive, send)  # type: ignore[arg-type]
-    assert len(ends) == 1 and ends[0].rstrip().endswith(b'{"type":"message_stop"}')
-    assert b'"second"' in ends[0]
+    bodies, end = await write(play([*steps[:3], Sleep(0.01), *steps[3:]]))
+    assert len(bodies) == 1 and b'"first"' in bodies[0]
+    assert end.rstrip().endswith(b'{"type":"message_stop"}') and b'"second"' in end
+    checked((bodies[0] + end).decode())
 
 
-async def test_a_long_burst_is_written_in_pieces_of_bounded_size() -> None:
+async def test_a_batch_larger_than_the_flush_size_is_written_in_pieces() -> None:
     chunk = "x" * 1000
     bodies = await writes_of(text_reply(*[chunk] * (3 * FLUSH_BYTES // 1000)))
-    assert len(bodies) >= 4
-    assert all(len(body) < FLUSH_BYTES + 2000 for body in bodies)
+    assert len(bodies) >= 3
+    assert all(len(body) <= FLUSH_BYTES for body in bodies)
     checked(b"".join(bodies).decode())
 
 
-async def test_events_that_arrive_apart_are_written_as_they_arrive() -> None:
-    steps = text_reply("first", "second")
-    bodies = await writes_of([*steps[:3], Sleep(0.01), *steps[3:]])  # a wait before "second"
-    assert len(bodies) == 3
-    assert b"message_start" in bodies[0] and b'"first"' in bodies[1] and b'"second"' not in bodies[1]
-    assert b'"second"' in bodies[2]
-    checked(b"".join(bodies).decode())
+async def test_a_large_last_batch_is_cut_too_and_its_last_piece_ends_the_body() -> None:
+    chunk = "y" * 1000
+    steps = text_reply(*[chunk] * (2 * FLUSH_BYTES // 1000))
+    bodies, end = await write(play([steps[0], Sleep(0), *steps[1:]]))
+    assert len(bodies) >= 3 and parse_sse(bodies[0].decode())[0][0] == "message_start"
+    assert all(len(body) <= FLUSH_BYTES for body in [*bodies, end])
+    assert end.rstrip().endswith(b'{"type":"message_stop"}')
+    checked(b"".join([*bodies, end]).decode())
 
 
 async def test_pending_events_are_written_before_the_error_event() -> None:
@@ -102,6 +114,13 @@ async def test_pending_events_are_written_before_the_error_event() -> None:
     bodies = await writes_of([*steps[:3], Overloaded("gone")])
     events = checked(b"".join(bodies).decode())
     assert [name for name, _ in events] == ["message_start", "content_block_start", "content_block_delta", "error"]
+
+
+async def test_the_events_of_a_batch_before_one_out_of_order_go_out_before_the_error() -> None:
+    bodies = await writes_of([MessageStart("m"), Sleep(0), TextStart(), TextDelta("kept"), ThinkingDelta("bad")])
+    events = checked(b"".join(bodies).decode())
+    assert [name for name, _ in events] == ["message_start", "content_block_start", "content_block_delta", "error"]
+    assert events[2][1]["delta"]["text"] == "kept"
 
 
 async def test_body_messages_go_to_the_servers_own_send_when_the_app_keeps_it() -> None:
@@ -114,14 +133,10 @@ async def test_body_messages_go_to_the_servers_own_send_when_the_app_keeps_it() 
     async def server_send(message: dict[str, Any]) -> None:
         server.append(message)
 
-    async def receive() -> dict[str, Any]:
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
     response = EventStreamResponse(play(text_reply("a", "b")), StreamEncoder("claude-opus-4-8"), ping_interval=60,
                                    closing=asyncio.Event(), on_end=lambda status, stop: None)
     scope = {"type": "http", SERVER_SEND: server_send}
-    await response(scope, receive, middleware_send)  # type: ignore[arg-type]
+    await response(scope, never_disconnects, middleware_send)  # type: ignore[arg-type]
     assert [m["type"] for m in wrapped] == ["http.response.start"]  # the middleware learns the response started
     assert server and all(m["type"] == "http.response.body" for m in server)
     assert not server[-1]["more_body"]

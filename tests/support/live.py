@@ -28,13 +28,14 @@ def free_port() -> int:
 
 def wait_ready(url: str, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
+    with httpx.Client(timeout=1.0, trust_env=False) as client:  # one client: each new one loads the CA bundle
+        while time.monotonic() < deadline:
+            try:
+                if client.get(f"{url}/health").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
     raise TimeoutError(f"router at {url} did not become ready in {timeout}s")
 
 
@@ -56,8 +57,13 @@ def served(runtime: Runtime) -> Iterator[tuple[str, _Server]]:
         thread.join(timeout=10)
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+"""Left out of a router's environment: its upstreams are on 127.0.0.1, and a proxy would force httpx's transport."""
+
+
 def router_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "SWITCHYARD_NO_PLUGIN_AUTOLOAD"}
+    env = {k: v for k, v in os.environ.items()
+           if k != "SWITCHYARD_NO_PLUGIN_AUTOLOAD" and k.lower() not in PROXY_VARIABLES}
     env.update(extra)
     return env
 

@@ -16,6 +16,7 @@ from router import CredentialStatus, ModelInfo, Provider, hookimpl
 from router.conversation import Request, Signature, TextBlock, Usage
 from router.errors import AuthError
 from router.events import (
+    Batch,
     BlockStop,
     Event,
     MessageStart,
@@ -34,12 +35,14 @@ from router.route import Route
 
 @dataclass(frozen=True)
 class Sleep:
-    """A script step: stay silent for `seconds`."""
+    """A script step: stay silent for `seconds` (`Sleep(0)` only ends the batch)."""
 
     seconds: float
 
 
 Step = Event | BaseException | Sleep
+"""A script is steps; the events between two pauses (or a failure) are yielded as one batch, as
+the events of one upstream read would be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,7 @@ class ScriptedSettings:
     api_key: str | None = None
 
 
-class ScriptedProvider(Provider):
+class ScriptedProvider(Provider[ScriptedSettings]):
     """Replays queued scripts; with none queued, echoes the last user text."""
 
     name = "scripted"
@@ -68,7 +71,7 @@ class ScriptedProvider(Provider):
         """Scripts for the next calls, in order (before `responder`, which answers the rest)."""
         self.scripts.extend(scripts)
 
-    async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
+    async def stream(self, request: Request, route: Route) -> AsyncIterator[Batch]:
         self.calls.append((request, route))
         if self.scripts:
             script = self.scripts.popleft()
@@ -77,13 +80,8 @@ class ScriptedProvider(Provider):
         else:
             script = text_reply(f"echo: {last_user_text(request)}")
         try:
-            for step in script:
-                if isinstance(step, Sleep):
-                    await asyncio.sleep(step.seconds)
-                elif isinstance(step, BaseException):
-                    raise step
-                else:
-                    yield step
+            async for batch in play(script):
+                yield batch
         finally:
             self.closed_streams += 1
 
@@ -112,6 +110,23 @@ class OtherProvider(ScriptedProvider):
 def register_providers(register: Any) -> None:
     register(ScriptedProvider)
     register(OtherProvider)
+
+
+async def play(script: Sequence[Step]) -> AsyncIterator[Batch]:
+    """A script as a provider's stream: each run of events between pauses and failures is one batch."""
+    batch: list[Event] = []
+    for step in script:
+        if isinstance(step, Sleep | BaseException):
+            if batch:
+                yield batch
+                batch = []
+            if isinstance(step, BaseException):
+                raise step
+            await asyncio.sleep(step.seconds)
+        else:
+            batch.append(step)
+    if batch:
+        yield batch
 
 
 # -- script builders ----------------------------------------------------------------------

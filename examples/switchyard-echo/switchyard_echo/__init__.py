@@ -7,6 +7,7 @@ module; the router loads it with pluggy and calls `register_providers` below.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from router import Provider, hookimpl
 from switchyard_echo.provider import EchoProvider, EchoSettings
@@ -15,6 +16,6 @@ __all__ = ["EchoProvider", "EchoSettings", "register_providers"]
 
 
 @hookimpl
-def register_providers(register: Callable[[type[Provider]], None]) -> None:
+def register_providers(register: Callable[[type[Provider[Any]]], None]) -> None:
     """Make the `echo` provider available to routes (`use: echo/echo-1`)."""
     register(EchoProvider)

@@ -10,9 +10,9 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from router import ModelInfo, Provider, ProviderContext
+from router import ModelInfo, Provider
 from router.conversation import Request
-from router.events import Event
+from router.events import Batch
 from router.route import Route
 from router.settings import InvalidField
 from switchyard_echo.translate import PROVIDER, FailWith, reply_events, rough_tokens, simulated_failure
@@ -37,30 +37,30 @@ class EchoSettings:
             raise InvalidField("chunk_size", "must be greater than 0")
 
 
-class EchoProvider(Provider):
+class EchoProvider(Provider[EchoSettings]):
     """Echoes the last user message back, or calls the tool it names; see the package README."""
 
     name = PROVIDER
     Settings = EchoSettings
 
-    def __init__(self, settings: EchoSettings, context: ProviderContext) -> None:
-        super().__init__(settings, context)
-        self.settings: EchoSettings = settings
+    async def stream(self, request: Request, route: Route) -> AsyncIterator[Batch]:
+        """Yield the echo reply; with `fail_with` set, fail the way a backend would instead.
 
-    async def stream(self, request: Request, route: Route) -> AsyncIterator[Event]:
-        """Yield the echo reply; with `fail_with` set, fail the way a backend would instead."""
+        Each item is a batch: the events translated from one upstream read, which the router
+        writes to the client in one go. A provider of an HTTP backend gets its batches from
+        `router.toolkit.upstream` (one per SSE event or body chunk); the echo reply needs no
+        read at all, so it is a single batch.
+        """
         if self.settings.fail_with is not None:
             raise simulated_failure(self.settings.fail_with)
         call_id = f"call_{uuid.uuid4().hex[:24]}"
-        events = reply_events(
+        yield reply_events(
             request,
             model=route.model,
             prefix=self.settings.prefix,
             chunk_size=self.settings.chunk_size,
             call_id=call_id,
         )
-        for event in events:
-            yield event
 
     async def count_tokens(self, request: Request, route: Route) -> int | None:
         """The same rough count the reply reports as input tokens."""

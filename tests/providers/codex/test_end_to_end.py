@@ -44,7 +44,7 @@ def write_auth(path: Path, tokens: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Deployment]:
+def deployment(tmp_path: Path, request: pytest.FixtureRequest, upstream_transport: str) -> Iterator[Deployment]:
     fake = FakeCodex()
     auth_file = tmp_path / "codex-home" / "auth.json"
     auth_file.parent.mkdir()
@@ -55,6 +55,7 @@ def deployment(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Deplo
     with serve_asgi(fake.app()) as backend:
         config = tmp_path / "config.yaml"
         config.write_text(f"""
+server: {{upstream_transport: {upstream_transport}}}
 providers:
   codex:
     base_url: {backend}

@@ -19,7 +19,6 @@ import pytest
 from providers.codex.tools import MAX_LENGTH, function_parameters, short_call_id, short_name
 from providers.codex.translate import (
     InvalidEncryptedContent,
-    ModelNotSupported,
     PayloadOptions,
     ReplyState,
     build_payload,
@@ -47,6 +46,7 @@ from router.conversation import (
 from router.errors import (
     AuthError,
     ContextTooLong,
+    ModelUnavailable,
     Overloaded,
     PermissionDenied,
     ProviderError,
@@ -334,7 +334,7 @@ def test_fields_codex_refuses_are_never_sent() -> None:
     [
         ((), {}, "You are a helpful assistant.", None),
         (
-            (TextBlock("x-anthropic-billing-header: cc_version=1;"), TextBlock("Be terse.")),
+            (TextBlock("\n"), TextBlock("Be terse.")),
             {},
             "Be terse.",
             None,
@@ -1046,8 +1046,8 @@ CAPACITY = openai_error("Selected model is at capacity. Please try a different m
     [
         (401, detail("Unauthorized"), {}, AuthError, ["log in again"]),
         (403, CLOUDFLARE, {}, PermissionDenied, ["HTML"]),
-        (404, detail(RETIRED), {}, ModelNotSupported, ["gpt-5.5", "gpt-5.3-codex"]),
-        (400, NOT_ROLLED_OUT, {}, ModelNotSupported, ["gpt-5.5"]),
+        (404, detail(RETIRED), {}, ModelUnavailable, ["gpt-5.5", "gpt-5.3-codex"]),
+        (400, NOT_ROLLED_OUT, {}, ModelUnavailable, ["gpt-5.5"]),
         (404, usage_limit(resets_in_seconds=60), {}, RateLimited, ["usage limit", "1 min"]),
         (
             400,

@@ -101,7 +101,7 @@ def write_codex_auth(path: Path, tokens: dict[str, str]) -> None:
 
 
 @contextmanager
-def deployed(tmp_path: Path, *, expired: bool = False) -> Iterator[Deployment]:
+def deployed(tmp_path: Path, upstream_transport: str, *, expired: bool = False) -> Iterator[Deployment]:
     kiro, codex = FakeKiro(), FakeCodex()
     token_file = tmp_path / ".aws" / "sso" / "cache" / "kiro-auth-token.json"
     write_token_file(token_file, kiro, expires_in=-60 if expired else 3600)
@@ -112,6 +112,7 @@ def deployed(tmp_path: Path, *, expired: bool = False) -> Iterator[Deployment]:
         codex_url = stack.enter_context(serve_asgi(codex.app()))
         config = tmp_path / "config.yaml"
         config.write_text(f"""
+server: {{upstream_transport: {upstream_transport}}}
 providers:
   kiro:
     api_url: {kiro_url}
@@ -146,8 +147,8 @@ default: {{use: kiro/claude-sonnet-4.5}}
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    with deployed(tmp_path) as running:
+def deployment(tmp_path: Path, upstream_transport: str) -> Iterator[Deployment]:
+    with deployed(tmp_path, upstream_transport) as running:
         yield running
 
 
@@ -213,8 +214,8 @@ def test_thinking_is_shown_as_a_thinking_block(deployment: Deployment) -> None:
     )
 
 
-def test_expired_token_is_refreshed_and_written_back(tmp_path: Path) -> None:
-    with deployed(tmp_path, expired=True) as deployment:
+def test_expired_token_is_refreshed_and_written_back(tmp_path: Path, upstream_transport: str) -> None:
+    with deployed(tmp_path, upstream_transport, expired=True) as deployment:
         before = json.loads(deployment.token_file.read_text())
         message = deployment.sdk.messages.create(
             model=SONNET, max_tokens=100, messages=[{"role": "user", "content": "hi"}]

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from providers.kiro.eventstream import EventStreamDecoder, Frame
-from providers.kiro.failures import ModelNotSupported, error_from_http, refreshable_403
+from providers.kiro.failures import error_from_http, refreshable_403
 from providers.kiro.stream import ReplyState
 from providers.kiro.tools import ToolNames
 from router.anthropic.encode import StreamEncoder
@@ -24,6 +24,7 @@ from router.conversation import Reply, Signature, TextBlock, ThinkingBlock, Tool
 from router.errors import (
     AuthError,
     ContextTooLong,
+    ModelUnavailable,
     Overloaded,
     PermissionDenied,
     ProviderError,
@@ -548,7 +549,7 @@ def failure_of(stream: bytes, state: ReplyState | None = None) -> ProviderError:
         ),
         (
             exception("ValidationException", "bad model", "INVALID_MODEL_ID"),
-            ModelNotSupported,
+            ModelUnavailable,
             "does not serve",
         ),
         (exception("InternalServerException", "oops"), UpstreamUnavailable, "oops"),
@@ -616,7 +617,7 @@ def kiro_error(message: str, reason: str | None = None, **extra: Any) -> bytes:
             "prompt is too long",
         ),
         (400, kiro_error("too long", "PROMPT_TOO_LONG"), {}, ContextTooLong, "prompt is too long"),
-        (400, kiro_error("Invalid model", "INVALID_MODEL_ID"), {}, ModelNotSupported, "does not serve"),
+        (400, kiro_error("Invalid model", "INVALID_MODEL_ID"), {}, ModelUnavailable, "does not serve"),
         (400, kiro_error("bad", "TOOL_SCHEMA_INVALID"), {}, UpstreamRejected, "TOOL_SCHEMA_INVALID"),
         (
             401,
@@ -653,7 +654,7 @@ def kiro_error(message: str, reason: str | None = None, **extra: Any) -> bytes:
             PermissionDenied,
             "FEATURE_NOT_SUPPORTED",
         ),
-        (404, kiro_error("no such thing"), {}, ModelNotSupported, "no such thing"),
+        (404, kiro_error("no such thing"), {}, ModelUnavailable, "no such thing"),
         (429, kiro_error("Rate exceeded"), {"Retry-After": "7"}, RateLimited, "throttling"),
         (500, kiro_error("boom"), {}, UpstreamUnavailable, "HTTP 500"),
         (503, b"", {}, Overloaded, "unavailable"),
@@ -692,7 +693,7 @@ def test_http_overflow_detection_for_large_requests() -> None:
 def test_rate_limit_reads_retry_after_and_falls_back() -> None:
     error = error_from_http(429, kiro_error("Rate exceeded"), {"Retry-After": "7"})
     assert isinstance(error, RateLimited) and error.retry_after == 7.0 and error.fallback
-    assert ModelNotSupported.fallback and not UpstreamRejected.fallback
+    assert ModelUnavailable.fallback and not UpstreamRejected.fallback
 
 
 @pytest.mark.parametrize(

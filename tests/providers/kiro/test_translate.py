@@ -294,7 +294,7 @@ def test_claude_code_mid_conversation_system_message_joins_the_user_turn_before_
     ],
 )
 def test_system_prompt_is_folded_into_the_first_user_turn(messages: tuple[Message, ...], where: str) -> None:
-    sys_blocks = (TextBlock("x-anthropic-billing-header: cc_version=1;"), TextBlock("Be terse."))
+    sys_blocks = (TextBlock("\n"), TextBlock("Be terse."))
     state = state_of(request(*messages, system=sys_blocks))
     if where == "current":
         assert state["currentMessage"]["userInputMessage"]["content"] == "Be terse.\n\nquestion"

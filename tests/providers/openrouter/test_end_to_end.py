@@ -42,12 +42,12 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
+def deployment(tmp_path: Path, upstream_transport: str) -> Iterator[Deployment]:
     fake = FakeOpenRouter()
     with serve_asgi(fake.app()) as backend:
         config = tmp_path / "config.yaml"
         config.write_text(f"""
-server: {{retries: 0}}
+server: {{retries: 0, upstream_transport: {upstream_transport}}}
 providers:
   openrouter:
     api_key: ${{OPENROUTER_API_KEY}}

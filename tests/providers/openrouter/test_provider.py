@@ -1,101 +1,55 @@
 """The OpenRouter provider's I/O shell, against a respx-mocked OpenRouter.
 
-Translation itself is covered in test_translate.py; these tests drive `OpenRouterProvider`
-without a network: what goes on the wire (URL, headers, body), how SSE replies become
-canonical events, the mapping of HTTP, stream and transport failures, the retry for models
-that always reason, the Anthropic-endpoint mode, the model catalogue, credential status,
-and the plugin and config wiring.
+Translation itself is covered in test_translate.py, and what every provider must do (event
+grammar, closing the upstream response, mapping transport failures, 429/5xx flags, secrets
+kept out of errors) in the contract suite (tests/contract, harness in contract.py). These
+drive `OpenRouterProvider` through that harness for what is OpenRouter's own: what goes on
+the wire (URL, headers, body), its failure shapes in and out of the stream, the retry for
+models that always reason, the Anthropic-endpoint mode, the model catalogue, credential
+status, and the plugin and config wiring.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 import pytest
-import respx
 
 from providers.openrouter.provider import OpenRouterProvider, OpenRouterRouteOptions, OpenRouterSettings
 from router.anthropic.decode import parse_request
-from router.anthropic.encode import StreamEncoder
 from router.anthropic.signatures import encode_signature
 from router.server.config import parse_config
 from router.conversation import Request, Signature
-from router.errors import (
-    AuthError,
-    ConfigError,
-    ContextTooLong,
-    Overloaded,
-    PermissionDenied,
-    ProviderError,
-    RateLimited,
-    UpstreamRejected,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
-from router.events import (
-    BlockStop,
-    Event,
-    MessageStart,
-    MessageStop,
-    SignatureDelta,
-    TextDelta,
-    TextStart,
-    ThinkingDelta,
-    ThinkingStart,
-)
+from router.errors import AuthError, ConfigError, Overloaded, PermissionDenied, ProviderError
+from router.errors import UpstreamRejected, UpstreamUnavailable
+from router.events import BlockStop, MessageStart, MessageStop, SignatureDelta, TextDelta, TextStart
+from router.events import ThinkingDelta, ThinkingStart
 from router.server.plugins import make_plugin_manager, provider_classes
 from router.provider import ModelInfo, ProviderContext
 from router.route import Route
+from router.testing.checks import check_grammar
+from router.testing.scripted import ScriptedBody, json_response, scripted_response
+from tests.providers.conftest import Opened
 from tests.providers.openrouter import chunks
-from tests.support.drive import events_of, events_until_failure
-from tests.support.sse import checked
+from tests.providers.openrouter.contract import BASE, CLAUDE, KEY, OpenRouterHarness, error_document, sse
 
-BASE = "https://openrouter.test/api/v1"
-KEY = "sk-or-v1-0123456789abcdef0123456789abcdef9876"
-CLAUDE = Route("openrouter", "anthropic/claude-opus-4.5")
 LLAMA = Route("openrouter", "meta-llama/llama-3.3-70b-instruct:free", options=OpenRouterRouteOptions(provider={"sort": "price"}))
 PREFERENCES = {"order": ["anthropic"], "allow_fallbacks": False, "data_collection": "deny"}
+
+OpenRouter = OpenRouterHarness
 
 
 # -- wire helpers -------------------------------------------------------------------------------------------
 
 
-class Body(httpx.AsyncByteStream):
-    """A response body served chunk by chunk, optionally failing after the chunks; records `aclose`."""
-
-    def __init__(self, *chunks: bytes, fail: Exception | None = None) -> None:
-        self.chunks = chunks
-        self.fail = fail
-        self.closed = False
-        self.exhausted = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
-        if self.fail is not None:
-            raise self.fail
-        self.exhausted = True  # read to the end: the connection can go back to the pool
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-def sse(stream: Iterable[dict[str, Any]], *, done: bool = True) -> bytes:
-    """`data: JSON` per chunk with OpenRouter's keep-alive comments between, then `data: [DONE]`."""
-    events = [b": OPENROUTER PROCESSING\n\n"]
-    events += [f"data: {json.dumps(data)}\n\n".encode() for data in stream]
-    return b"".join(events) + (b"data: [DONE]\n\n" if done else b"")
-
-
 def streamed(stream: Iterable[dict[str, Any]], *, done: bool = True,
-             fail: Exception | None = None) -> tuple[httpx.Response, Body]:
-    body = Body(sse(stream, done=done), fail=fail)
-    return httpx.Response(200, stream=body, headers={"content-type": "text/event-stream"}), body
+             fail: Exception | None = None) -> tuple[httpx.Response, ScriptedBody]:
+    return scripted_response(200, sse(stream, done=done), headers={"content-type": "text/event-stream"}, fail=fail)
 
 
 def anthropic_sse(events: Iterable[tuple[str, dict[str, Any]]]) -> bytes:
@@ -103,10 +57,8 @@ def anthropic_sse(events: Iterable[tuple[str, dict[str, Any]]]) -> bytes:
 
 
 def failing(status: int, message: str, headers: dict[str, str] | None = None,
-            **metadata: Any) -> tuple[httpx.Response, Body]:
-    document = {"error": {"code": status, "message": message, **({"metadata": metadata} if metadata else {})}}
-    body = Body(json.dumps(document).encode())
-    return httpx.Response(status, stream=body, headers={"content-type": "application/json", **(headers or {})}), body
+            **metadata: Any) -> tuple[httpx.Response, ScriptedBody]:
+    return json_response(status, error_document(status, message, **metadata), headers)
 
 
 def sent(call: Any) -> dict[str, Any]:
@@ -120,51 +72,13 @@ def request(*messages: dict[str, Any], betas: tuple[str, ...] = (), **extra: Any
     return parse_request(data, betas=betas)
 
 
-def checked_events(events: list[Event]) -> None:
-    encoder = StreamEncoder("claude-opus-4-8")
-    checked(b"".join(encoder.encode(event) for event in events).decode())
-
-
-class OpenRouter:
-    """A provider on a respx-mocked OpenRouter, with the routes tests inspect."""
-
-    def __init__(self, mock: respx.MockRouter, **settings: Any) -> None:
-        self.http = httpx.AsyncClient()
-        settings.setdefault("api_key", KEY)
-        self.provider = OpenRouterProvider(OpenRouterSettings(base_url=BASE, **settings),
-                                           ProviderContext(self.http, logging.getLogger("providers.openrouter"),
-                                                           Path("/nonexistent")))
-        self.chat = mock.post(f"{BASE}/chat/completions")
-        self.messages = mock.post(f"{BASE}/messages")
-        self.models = mock.get(f"{BASE}/models")
-
-    def reply(self, *responses: httpx.Response | Exception) -> None:
-        self.chat.side_effect = list(responses)
-
-    async def run(self, req: Request | None = None, route: Route = LLAMA) -> list[Event]:
-        return await events_of(self.provider.stream(req or request(), route))
-
-    async def failure(self, req: Request | None = None, route: Route = LLAMA) -> tuple[list[Event], ProviderError]:
-        return await events_until_failure(self.provider.stream(req or request(), route))
-
-
 @pytest.fixture
-def mock() -> Iterable[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
-
-
-@pytest.fixture
-async def make(mock: respx.MockRouter) -> AsyncIterator[Callable[..., OpenRouter]]:
-    made: list[OpenRouter] = []
-
+def make(tmp_path: Path, opened: Opened) -> Callable[..., OpenRouter]:
     def build(**settings: Any) -> OpenRouter:
-        made.append(OpenRouter(mock, **settings))
-        return made[-1]
-
-    yield build
-    for made_one in made:
-        await made_one.http.aclose()
+        harness = opened(OpenRouterHarness(tmp_path, **settings))
+        harness.route = LLAMA  # these tests' default route: not a Claude model
+        return harness
+    return build
 
 
 @pytest.fixture
@@ -177,7 +91,7 @@ def openrouter(make: Callable[..., OpenRouter]) -> OpenRouter:
 
 async def test_request_headers_and_body(openrouter: OpenRouter) -> None:
     response, body = streamed(chunks.text("Hi"))
-    openrouter.reply(response)
+    openrouter.serve(response)
     events = await openrouter.run(request(thinking={"type": "enabled", "budget_tokens": 2048}))
     assert [type(e) for e in events] == [MessageStart, TextStart, TextDelta, BlockStop, MessageStop]
     call = openrouter.chat.calls.last
@@ -196,9 +110,9 @@ async def test_request_headers_and_body(openrouter: OpenRouter) -> None:
 
 
 async def test_the_body_is_read_to_its_end_after_done_so_the_connection_is_reused(openrouter: OpenRouter) -> None:
-    body = Body(sse(chunks.text("Hello")) + b": trailing keep-alive after the end\n\n")
-    openrouter.reply(httpx.Response(200, stream=body))
-    events = await openrouter.run()
+    body = ScriptedBody(sse(chunks.text("Hello")) + b": trailing keep-alive after the end\n\n")
+    openrouter.serve(httpx.Response(200, stream=body))
+    events = await openrouter.run(request())
     assert any(isinstance(e, TextDelta) for e in events)
     assert body.exhausted and body.closed
 
@@ -206,8 +120,8 @@ async def test_the_body_is_read_to_its_end_after_done_so_the_connection_is_reuse
 async def test_without_referer_or_title_those_headers_are_absent(make: Callable[..., OpenRouter]) -> None:
     bare = make(title=None)
     response, _ = streamed(chunks.text("Hi"))
-    bare.reply(response)
-    await bare.run(route=Route("openrouter", "openai/gpt-5"))
+    bare.serve(response)
+    await bare.run(request(), route=Route("openrouter", "openai/gpt-5"))
     headers = bare.chat.calls.last.request.headers
     assert "http-referer" not in headers and "x-title" not in headers and "x-openrouter-title" not in headers
     assert "provider" not in sent(bare.chat.calls.last)
@@ -215,17 +129,17 @@ async def test_without_referer_or_title_those_headers_are_absent(make: Callable[
 
 async def test_route_preferences_win_over_the_settings(openrouter: OpenRouter) -> None:
     response, _ = streamed(chunks.text("Hi"))
-    openrouter.reply(response)
+    openrouter.serve(response)
     route = Route("openrouter", "openai/gpt-5", options=OpenRouterRouteOptions(provider={"allow_fallbacks": True, "only": ["openai"]}))
-    await openrouter.run(route=route)
+    await openrouter.run(request(), route=route)
     assert sent(openrouter.chat.calls.last)["provider"] == {**PREFERENCES, "allow_fallbacks": True, "only": ["openai"]}
 
 
 async def test_usage_and_cost_are_logged(openrouter: OpenRouter, caplog: pytest.LogCaptureFixture) -> None:
     response, _ = streamed(chunks.CACHED_USAGE)
-    openrouter.reply(response)
+    openrouter.serve(response)
     with caplog.at_level(logging.INFO, logger="providers.openrouter"):
-        events = await openrouter.run()
+        events = await openrouter.run(request())
     assert events[-1] == MessageStop("end_turn", events[-1].usage)  # type: ignore[union-attr]
     line = next(r.getMessage() for r in caplog.records if "credits" in r.getMessage())
     assert "0.012300 credits" in line and "8000 cached" in line and KEY not in line
@@ -233,9 +147,9 @@ async def test_usage_and_cost_are_logged(openrouter: OpenRouter, caplog: pytest.
 
 async def test_reasoning_round_trip_over_the_wire(openrouter: OpenRouter) -> None:
     response, _ = streamed(chunks.REASONING_WITH_SIGNATURE)
-    openrouter.reply(response)
+    openrouter.serve(response)
     events = await openrouter.run(request(thinking={"type": "adaptive"}), CLAUDE)
-    checked_events(events)
+    check_grammar(events)
     (signature,) = [e.signature for e in events if isinstance(e, SignatureDelta)]
     follow_up = request(
         {"role": "user", "content": "list"},
@@ -246,7 +160,7 @@ async def test_reasoning_round_trip_over_the_wire(openrouter: OpenRouter) -> Non
         tools=[{"name": "Bash", "input_schema": {"type": "object"}}],
     )
     response, _ = streamed(chunks.text("Done"))
-    openrouter.reply(response)
+    openrouter.serve(response)
     await openrouter.run(follow_up, CLAUDE)
     replayed = sent(openrouter.chat.calls.last)["messages"][2]
     assert replayed["reasoning_details"] == chunks.MERGED_DETAILS
@@ -258,7 +172,7 @@ async def test_a_model_that_always_reasons_is_resent_without_turning_reasoning_o
     refused, refused_body = failing(400, "Reasoning is mandatory for this endpoint and cannot be disabled.")
     response, _ = streamed(chunks.text("Title"))
     second, _ = streamed(chunks.text("Again"))
-    openrouter.reply(refused, response, second)
+    openrouter.serve(refused, response, second)
     title = request(thinking={"type": "disabled"})
     events = await openrouter.run(title)
     assert TextDelta("Title") in events and refused_body.closed
@@ -276,9 +190,7 @@ async def test_a_model_that_always_reasons_is_resent_without_turning_reasoning_o
     [
         (401, "No auth credentials found", {}, AuthError, "check providers.openrouter.api_key"),
         (402, "Insufficient credits", {}, PermissionDenied, "out of credits"),
-        (429, "Rate limit exceeded", {"Retry-After": "30"}, RateLimited, "rate limit"),
         (503, "No allowed providers are available", {}, Overloaded, "no provider"),
-        (400, "This endpoint's maximum context length is 131072 tokens", {}, ContextTooLong, "prompt is too long"),
         (400, "tools: invalid schema", {}, UpstreamRejected, "tools: invalid schema"),
     ],
 )
@@ -286,76 +198,37 @@ async def test_http_failures_become_router_errors(
     openrouter: OpenRouter, status: int, message: str, headers: dict[str, str], error: type[ProviderError], words: str
 ) -> None:
     response, body = failing(status, message, headers)
-    openrouter.reply(response)
-    events, exc = await openrouter.failure()
+    openrouter.serve(response)
+    events, exc = await openrouter.failure(request())
     assert events == [] and type(exc) is error and words in exc.message
     assert body.closed and KEY not in exc.message
-    if isinstance(exc, RateLimited):
-        assert exc.retry_after == 30.0
 
 
 async def test_mid_stream_error_after_partial_events(openrouter: OpenRouter) -> None:
     response, body = streamed(chunks.mid_stream_error(502, "Provider returned error", provider_name="Together"))
-    openrouter.reply(response)
-    events, exc = await openrouter.failure()
+    openrouter.serve(response)
+    events, exc = await openrouter.failure(request())
     assert events[-1] == TextDelta("Partial")
     assert isinstance(exc, UpstreamUnavailable) and "Together" in exc.message and body.closed
 
 
 async def test_stream_cut_without_finish_is_unavailable(openrouter: OpenRouter) -> None:
     response, body = streamed(chunks.NO_FINISH, done=False)
-    openrouter.reply(response)
-    events, exc = await openrouter.failure()
+    openrouter.serve(response)
+    events, exc = await openrouter.failure(request())
     assert TextDelta("off") in events and isinstance(exc, UpstreamUnavailable) and body.closed
 
 
-@pytest.mark.parametrize(
-    ("failure", "error"),
-    [
-        (httpx.ConnectError("refused"), UpstreamUnavailable),
-        (httpx.ConnectTimeout("slow"), UpstreamTimeout),
-        (httpx.ReadTimeout("slow"), UpstreamTimeout),
-        (httpx.RemoteProtocolError("eof"), UpstreamUnavailable),
-    ],
-)
-async def test_transport_failures_never_leak_httpx(
-    openrouter: OpenRouter, failure: Exception, error: type[ProviderError]
-) -> None:
-    openrouter.reply(failure)
-    _, exc = await openrouter.failure()
-    assert type(exc) is error and exc.provider == "openrouter"
-
-
-@pytest.mark.parametrize(
-    ("failure", "error"), [(httpx.ReadError("reset"), UpstreamUnavailable), (httpx.ReadTimeout("slow"), UpstreamTimeout)]
-)
-async def test_connection_lost_mid_stream(openrouter: OpenRouter, failure: Exception,
-                                          error: type[ProviderError]) -> None:
-    response, body = streamed(chunks.NO_FINISH, done=False, fail=failure)
-    openrouter.reply(response)
-    events, exc = await openrouter.failure()
-    assert TextDelta("Cut ") in events and type(exc) is error and body.closed
-
-
 async def test_an_event_that_is_not_json_is_unavailable(openrouter: OpenRouter) -> None:
-    body = Body(b"data: {not json\n\n")
-    openrouter.reply(httpx.Response(200, stream=body))
-    _, exc = await openrouter.failure()
+    body = ScriptedBody(b"data: {not json\n\n")
+    openrouter.serve(httpx.Response(200, stream=body))
+    _, exc = await openrouter.failure(request())
     assert isinstance(exc, UpstreamUnavailable) and body.closed
-
-
-async def test_the_response_is_closed_when_the_client_goes_away(openrouter: OpenRouter) -> None:
-    response, body = streamed(chunks.text("a", "b", "c"))
-    openrouter.reply(response)
-    stream = openrouter.provider.stream(request(), LLAMA)
-    assert isinstance(await anext(stream), MessageStart)
-    await stream.aclose()  # type: ignore[attr-defined]
-    assert body.closed
 
 
 async def test_an_empty_key_fails_before_any_request(make: Callable[..., OpenRouter]) -> None:
     keyless = make(api_key="")
-    _, exc = await keyless.failure()
+    _, exc = await keyless.failure(request())
     assert isinstance(exc, AuthError) and "providers.openrouter.api_key" in exc.message
     assert keyless.chat.call_count == 0
 
@@ -398,17 +271,17 @@ async def test_the_mode_follows_settings_route_option_and_model(
     make: Callable[..., OpenRouter], setting: bool, option: bool | None, route_model: str, native: bool
 ) -> None:
     provider = make(anthropic_endpoint=setting)
-    provider.messages.side_effect = [httpx.Response(200, stream=Body(anthropic_sse(NATIVE_REPLY)))]
+    provider.messages.side_effect = [httpx.Response(200, stream=ScriptedBody(anthropic_sse(NATIVE_REPLY)))]
     response, _ = streamed(chunks.text("Hi"))
-    provider.reply(response)
+    provider.serve(response)
     options = None if option is None else OpenRouterRouteOptions(anthropic_endpoint=option)
-    await provider.run(route=Route("openrouter", route_model, options=options))
+    await provider.run(request(), route=Route("openrouter", route_model, options=options))
     assert (provider.messages.call_count, provider.chat.call_count) == ((1, 0) if native else (0, 1))
 
 
 async def test_anthropic_endpoint_sends_raw_signatures_and_wraps_them_back(make: Callable[..., OpenRouter]) -> None:
     provider = make(anthropic_endpoint=True, provider=PREFERENCES)
-    body = Body(b": OPENROUTER PROCESSING\n\n" + anthropic_sse(NATIVE_REPLY))
+    body = ScriptedBody(b": OPENROUTER PROCESSING\n\n" + anthropic_sse(NATIVE_REPLY))
     provider.messages.side_effect = [httpx.Response(200, stream=body)]
     ours = encode_signature(Signature("openrouter", CLAUDE.model, "EqEarlierRawSig=="))
     req = request(
@@ -419,7 +292,7 @@ async def test_anthropic_endpoint_sends_raw_signatures_and_wraps_them_back(make:
         thinking={"type": "enabled", "budget_tokens": 2048}, betas=("beta-x",),
     )
     events = await provider.run(req, CLAUDE)
-    checked_events(events)
+    check_grammar(events)
     call = provider.messages.calls.last
     assert str(call.request.url) == f"{BASE}/messages"
     assert call.request.headers["authorization"] == f"Bearer {KEY}"
@@ -443,15 +316,15 @@ async def test_anthropic_endpoint_errors_and_cut_off_streams(make: Callable[...,
     provider = make(anthropic_endpoint=True)
     error_event: tuple[str, dict[str, Any]] = ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
     provider.messages.side_effect = [
-        httpx.Response(200, stream=Body(anthropic_sse([*NATIVE_REPLY[:3], error_event]))),
-        httpx.Response(200, stream=Body(anthropic_sse(NATIVE_REPLY[:5]))),
+        httpx.Response(200, stream=ScriptedBody(anthropic_sse([*NATIVE_REPLY[:3], error_event]))),
+        httpx.Response(200, stream=ScriptedBody(anthropic_sse(NATIVE_REPLY[:5]))),
         httpx.Response(401, json={"type": "error", "error": {"type": "authentication_error", "message": "bad"}}),
     ]
-    events, exc = await provider.failure(route=CLAUDE)
+    events, exc = await provider.failure(request(), route=CLAUDE)
     assert isinstance(exc, Overloaded) and ThinkingDelta("Let me see.") in events
-    _, exc = await provider.failure(route=CLAUDE)
+    _, exc = await provider.failure(request(), route=CLAUDE)
     assert isinstance(exc, UpstreamUnavailable) and "message_stop" in exc.message
-    _, exc = await provider.failure(route=CLAUDE)
+    _, exc = await provider.failure(request(), route=CLAUDE)
     assert isinstance(exc, AuthError)
 
 
@@ -496,7 +369,7 @@ async def test_a_failing_model_list_is_empty_with_a_warning(
         ("", False, "no API key"),
     ],
 )
-def test_credential_status_never_shows_the_key(mock: respx.MockRouter, key: str, ok: bool, detail: str) -> None:
+def test_credential_status_never_shows_the_key(key: str, ok: bool, detail: str) -> None:
     provider = OpenRouterProvider(OpenRouterSettings(api_key=key),
                                   ProviderContext(httpx.AsyncClient(), logging.getLogger("t"), Path("/x")))
     status = provider.credential_status()

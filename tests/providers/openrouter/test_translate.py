@@ -27,7 +27,6 @@ from providers.openrouter.anthropic_endpoint import (
 from providers.openrouter.models import Catalogue, parse_models
 from providers.openrouter.tools import MAX_NAME, short_name
 from providers.openrouter.translate import (
-    ModelUnavailable,
     PayloadOptions,
     ReasoningMandatory,
     ReplyState,
@@ -61,6 +60,7 @@ from router.conversation import (
 from router.errors import (
     AuthError,
     ContextTooLong,
+    ModelUnavailable,
     Overloaded,
     PermissionDenied,
     ProviderError,
@@ -304,7 +304,7 @@ def test_claude_code_tool_result_turn_pairs_call_and_answer() -> None:
 def test_system_prompt_and_system_turns_stay_in_place() -> None:
     req = request(
         user("a"), Message("system", (TextBlock("mid-conversation note"),)), assistant("b"), user("c"),
-        system=(TextBlock("x-anthropic-billing-header: cc_version=1;"), TextBlock("Be terse.")),
+        system=(TextBlock("\n"), TextBlock("Be terse.")),
     )
     messages = body_of(req)["messages"]
     assert [(m["role"], m["content"]) for m in messages] == [
