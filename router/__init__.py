@@ -14,16 +14,19 @@ from router.route import Route
 from router.settings import InvalidField, build_settings, check_field
 from router.toolkit.blocks import BlockQueue
 from router.toolkit.catalogue import Catalogue
+from router.toolkit.clock import token_expiry
 from router.toolkit.documents import document_text
 from router.toolkit.eventsource import ServerSentEvent, read_events
 from router.toolkit.failures import describe_wait, retry_after, safe_message, too_long_message
 from router.toolkit.jsonbody import json_body
+from router.toolkit.loginfile import parse_login_json, read_login_text
 from router.toolkit.memo import memo_by_json
 from router.toolkit.refresh import SingleFlightRefresh
 from router.toolkit.schema import clean_schema
 from router.toolkit.secretfile import write_private_text
 from router.toolkit.toolnames import NameTable, ToolNames, short_id, short_name
 from router.toolkit.translation import Payload, shows_thinking
+from router.toolkit.turns import split_user_turn
 from router.toolkit.upstream import Backend, accept, drain
 from router.transport.body import body_chunks
 
@@ -71,4 +74,8 @@ __all__ = [
     "shows_thinking",
     "too_long_message",
     "write_private_text",
+    "token_expiry",
+    "read_login_text",
+    "parse_login_json",
+    "split_user_turn",
 ]
