@@ -16,7 +16,7 @@ from router.provider import Provider, ProviderContext
 from router.route import Resolution, Route
 from router.server.dispatch import Dispatcher
 from router.toolkit.upstream import Backend
-from tests.support.bodies import Body
+from router.testing.scripted import ScriptedBody as Body
 from tests.support.canonical import canonical_request
 from tests.support.scripted import Step, play, text_reply
 

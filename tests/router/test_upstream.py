@@ -11,7 +11,7 @@ import pytest
 from router.errors import ProviderError, RateLimited, UpstreamTimeout, UpstreamUnavailable
 from router.events import Event, MessageStop, TextDelta
 from router.toolkit.upstream import Backend, accept, drain
-from tests.support.bodies import Body
+from router.testing.scripted import ScriptedBody as Body
 
 URL = "https://backend.test/v1/reply?key=sk-secret-in-the-url"
 STOP = MessageStop("end_turn")
