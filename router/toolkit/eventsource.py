@@ -20,23 +20,44 @@ class ServerSentEvent:
     data: str
 
 
+class BlockSplitter:
+    """An SSE body cut into its events' blocks (the lines between two blank lines) as chunks arrive.
+
+    Line endings are normalised to `\n`; a `\r\n` split across two chunks is joined first,
+    since the unfinished tail of a chunk is kept for the next one.
+    """
+
+    __slots__ = ("buffer",)
+
+    def __init__(self) -> None:
+        self.buffer = b""
+
+    def complete(self, chunk: bytes) -> list[bytes]:
+        """The blocks `chunk` completes; the start of the next one is kept."""
+        buffer = self.buffer + chunk if self.buffer else chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        if b"\n\n" not in buffer:
+            self.buffer = buffer
+            return []
+        *blocks, self.buffer = buffer.split(b"\n\n")
+        return blocks
+
+    def rest(self) -> bytes:
+        """What followed the last blank line (an event, when the body ended without one)."""
+        rest, self.buffer = self.buffer, b""
+        return rest
+
+
 async def read_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
     """Events from a byte stream, yielded as soon as each is complete."""
-    buffer = b""
+    blocks = BlockSplitter()
     async for chunk in chunks:
-        buffer = buffer + chunk if buffer else chunk
-        if b"\r" in buffer:
-            if b"\r\n\r\n" not in buffer and b"\n\n" not in buffer:
-                continue
-            buffer = buffer.replace(b"\r\n", b"\n")
-        elif b"\n\n" not in buffer:
-            continue
-        *complete, buffer = buffer.split(b"\n\n")
-        for block in complete:
+        for block in blocks.complete(chunk):
             event = parse_block(block)
             if event is not None:
                 yield event
-    event = parse_block(buffer.replace(b"\r\n", b"\n"))
+    event = parse_block(blocks.rest())
     if event is not None:
         yield event
 

@@ -23,7 +23,7 @@ import orjson
 
 from router.errors import ProviderError, UpstreamTimeout, UpstreamUnavailable
 from router.events import Batch, Event
-from router.toolkit.eventsource import parse_block
+from router.toolkit.eventsource import BlockSplitter, parse_block
 from router.transport.body import body_chunks
 
 ErrorMapping = Callable[[int, bytes, httpx.Headers], ProviderError]
@@ -80,7 +80,7 @@ class Backend:
         backend sends one per read, a burst many). Events without data and the `[DONE]` marker are
         skipped; the body is read to its end all the same.
         """
-        blocks = _Blocks()
+        blocks = BlockSplitter()
 
         def translate(chunk: bytes) -> Iterator[Event]:
             for block in blocks.complete(chunk):
@@ -132,31 +132,6 @@ class Backend:
             return UpstreamTimeout(f"{self.name} went silent mid-reply", provider=self.provider)
         return UpstreamUnavailable(f"the connection to {self.name} broke ({type(exc).__name__})",
                                    provider=self.provider)
-
-
-class _Blocks:
-    """An SSE body cut into its events' blocks (the lines between two blank lines) as chunks arrive."""
-
-    __slots__ = ("buffer",)
-
-    def __init__(self) -> None:
-        self.buffer = b""
-
-    def complete(self, chunk: bytes) -> list[bytes]:
-        """The blocks `chunk` completes; the start of the next one is kept."""
-        buffer = self.buffer + chunk if self.buffer else chunk
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n")
-        if b"\n\n" not in buffer:
-            self.buffer = buffer
-            return []
-        *blocks, self.buffer = buffer.split(b"\n\n")
-        return blocks
-
-    def rest(self) -> bytes:
-        """What followed the last blank line (an event, when the body ended without one)."""
-        rest, self.buffer = self.buffer, b""
-        return rest
 
 
 async def accept(response: httpx.Response, error: ErrorMapping) -> httpx.Response:
