@@ -5,7 +5,8 @@ posts it with the reply streamed, turning transport failures into router errors 
 backend (never a URL or a token); `accept` lets a 200 through and turns any other reply into
 the provider's own error; a provider that handles a status first (a refresh on 401, then a
 replay) looks at `send`'s response itself and `drain`s it. The reply is then read in batches,
-one per body chunk read (what the backend sent together goes to the client together):
+one per body chunk read (what the backend sent together goes to the client together; the
+reply's first event goes alone, so the client's first byte never waits for a whole burst):
 `sse_batches` for Server-Sent Events carrying JSON, `chunk_batches` for a binary body that the
 provider decodes itself. Either closes the response however the reading ends, the consumer
 closing the generator included, and reads the body to its end so the connection goes back to
@@ -106,12 +107,24 @@ class Backend:
     async def chunk_batches(
         self, response: httpx.Response, feed: ChunkFeed, finish: Finish
     ) -> AsyncGenerator[Batch, None]:
-        """The reply's body chunks through `feed`, one batch per chunk that yields any, then `finish`'s."""
+        """The reply's body chunks through `feed`, one batch per chunk that yields any, then `finish`'s.
+
+        The reply's very first event is a batch of its own: a backend that bursts its whole reply
+        in one read would otherwise hold the client's first byte until every event of that read
+        was translated and encoded (a millisecond for a few hundred events).
+        """
+        started = False
         try:
             async for chunk in body_chunks(response):
                 batch: list[Event] = []
                 try:
-                    batch.extend(feed(chunk))
+                    events = iter(feed(chunk))
+                    if not started:
+                        for event in events:
+                            started = True
+                            yield [event]
+                            break
+                    batch.extend(events)
                 except Exception:
                     if batch:  # what came before the failure (the frames ahead of an error frame)
                         yield batch

@@ -207,15 +207,31 @@ async def test_closing_the_reader_closes_the_response_and_skips_finish() -> None
 # -- reading chunks -----------------------------------------------------------------------------
 
 
-async def test_each_chunk_is_one_batch_of_its_events() -> None:
-    test, response, body = await opened(b"ab", b"", b"-", b"c")
+def letters(chunk: bytes) -> Iterator[Event]:
+    return (TextDelta(letter) for letter in chunk.decode() if letter != "-")
 
-    def letters(chunk: bytes) -> list[Event]:
-        return [TextDelta(letter) for letter in chunk.decode() if letter != "-"]
 
+async def test_each_chunk_is_one_batch_of_its_events_after_the_first_event() -> None:
+    test, response, body = await opened(b"-", b"abc", b"", b"-", b"de", b"f")
     batches = [list(batch) async for batch in test.chunk_batches(response, letters, finish)]
-    assert batches == [[TextDelta("a"), TextDelta("b")], [TextDelta("c")], [STOP]]
+    assert batches == [[TextDelta("a")], [TextDelta("b"), TextDelta("c")], [TextDelta("d"), TextDelta("e")],
+                       [TextDelta("f")], [STOP]]
     assert body.exhausted and body.closed
+
+
+async def test_the_first_event_goes_out_before_the_rest_of_its_chunk_is_translated() -> None:
+    translated: list[str] = []
+
+    def tracked(chunk: bytes) -> Iterator[Event]:
+        for letter in chunk.decode():
+            translated.append(letter)
+            yield TextDelta(letter)
+
+    test, response, _ = await opened(b"abcd")
+    batches = test.chunk_batches(response, tracked, finish)
+    assert list(await anext(batches)) == [TextDelta("a")] and translated == ["a"]
+    assert list(await anext(batches)) == [TextDelta("b"), TextDelta("c"), TextDelta("d")]
+    await batches.aclose()
 
 
 async def test_the_events_of_a_chunk_before_a_failure_in_it_go_out_first() -> None:
@@ -230,7 +246,7 @@ async def test_the_events_of_a_chunk_before_a_failure_in_it_go_out_first() -> No
     with pytest.raises(RateLimited):
         async for batch in test.chunk_batches(response, frames, finish):
             seen.append(list(batch))
-    assert seen == [[TextDelta("a"), TextDelta("b")], [TextDelta("c"), TextDelta("d")]]
+    assert seen == [[TextDelta("a")], [TextDelta("b")], [TextDelta("c"), TextDelta("d")]]
     assert body.closed
 
 
