@@ -9,7 +9,18 @@ value types live in their own modules: `router.conversation` (the canonical requ
 
 from router.events import Batch
 from router.hookspecs import ENTRY_POINT_GROUP, hookimpl
-from router.provider import CredentialStatus, LoginOptions, ModelInfo, NoSettings, Provider, ProviderContext, Say
+from router.provider import (
+    DEFAULT_ACCOUNT,
+    CredentialStatus,
+    LoginOptions,
+    ModelInfo,
+    NoSettings,
+    Provider,
+    ProviderContext,
+    QuotaSink,
+    Say,
+)
+from router.quota import QuotaWindow
 from router.route import Route
 from router.settings import InvalidField, build_settings, check_field
 from router.toolkit.blocks import BlockQueue
@@ -49,6 +60,9 @@ __all__ = [
     "build_settings",
     "check_field",
     "hookimpl",
+    "DEFAULT_ACCOUNT",
+    "QuotaSink",
+    "QuotaWindow",
     # the toolkit
     "Backend",
     "BlockQueue",

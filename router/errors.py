@@ -23,6 +23,8 @@ error types, in one place.
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class RouterError(Exception):
     """Base of every error the router raises on purpose."""
@@ -78,13 +80,25 @@ class PermissionDenied(ProviderError):
 
 
 class RateLimited(ProviderError):
-    """Raised on a rate or usage limit; `retry_after` is in seconds, when the backend says."""
+    """Raised on a rate or usage limit; `retry_after` is in seconds, when the backend says.
+
+    `scope` says what ran dry, so the router cools down the right thing: "account" (the
+    account's quota or credits: every model of it waits) or "model" (a limit on this model
+    only: the account's other models stay usable).
+    """
 
     def __init__(
-        self, message: str, *, retry_after: float | None = None, provider: str = "", status: int | None = None
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        scope: Literal["account", "model"] = "account",
+        provider: str = "",
+        status: int | None = None,
     ) -> None:
         super().__init__(message, provider=provider, status=status)
         self.retry_after = retry_after
+        self.scope = scope
 
 
 class Overloaded(ProviderError):

@@ -18,6 +18,7 @@ import httpx
 
 from router.conversation import Request
 from router.events import Event
+from router.quota import QuotaWindow
 from router.route import Route
 
 
@@ -60,13 +61,33 @@ class LoginOptions:
 Say = Callable[[str], None]
 
 
+QuotaSink = Callable[[Sequence[QuotaWindow]], None]
+"""Where a provider reports the quota figures it saw (`ProviderContext.report_quota`)."""
+
+
+def _ignore_quota(windows: Sequence[QuotaWindow]) -> None:
+    """The sink of a provider built outside a running router (tests, one-off CLI commands)."""
+
+
+DEFAULT_ACCOUNT = "default"
+"""The account a provider's own section describes (for Codex, the Codex CLI's login)."""
+
+
 @dataclass(slots=True)
 class ProviderContext:
-    """What the core hands a provider: a pooled HTTP client, a logger, and where state may live."""
+    """What the core hands a provider: a pooled HTTP client, a logger, and where state may live.
+
+    A provider instance serves one account. `account` is its label (`DEFAULT_ACCOUNT` for the
+    provider's own section, else the name under `accounts:` or given to `router login
+    --account`); `state_dir` is that account's own directory, where a login the router stores
+    for a named account belongs. `report_quota` takes the quota figures the backend reported.
+    """
 
     http: httpx.AsyncClient
     logger: logging.Logger
     state_dir: Path
+    account: str = DEFAULT_ACCOUNT
+    report_quota: QuotaSink = _ignore_quota
 
 
 SettingsT = TypeVar("SettingsT")

@@ -25,6 +25,7 @@ CORE = frozenset(
         "events",
         "errors",
         "route",
+        "quota",
         "provider",
         "settings",
         "hookspecs",

@@ -22,6 +22,7 @@ DOCS = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text(e
 PINNED = [
     "ENTRY_POINT_GROUP", "Batch", "CredentialStatus", "InvalidField", "LoginOptions", "ModelInfo", "NoSettings",
     "Provider", "ProviderContext", "Route", "Say", "__version__", "build_settings", "check_field", "hookimpl",
+    "DEFAULT_ACCOUNT", "QuotaSink", "QuotaWindow",
     "Backend", "BlockQueue", "Catalogue", "NameTable", "Payload", "ServerSentEvent", "SingleFlightRefresh",
     "ToolNames", "accept", "body_chunks", "clean_schema", "describe_wait", "document_text", "drain", "json_body",
     "memo_by_json", "read_events", "retry_after", "safe_message", "short_id", "short_name", "shows_thinking",
