@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -34,6 +35,10 @@ class Resolution:
     tier: str | None
     rule: str
     routes: tuple[Route, ...]
+    accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per provider, the accounts the matched rule allows (a provider not named may use all of its)."""
+    strategy: str | None = None
+    """The rule's account strategy, overriding each pool's own."""
 
     @property
     def primary(self) -> Route:

@@ -43,6 +43,14 @@ default: {use: scripted/default-model}
 CLASSES = {"scripted": ScriptedProvider, "other": OtherProvider}
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test keeps router state (cooldowns, stored logins) in its own directory, never the user's."""
+    folder = tmp_path / "switchyard-state"
+    monkeypatch.setenv("SWITCHYARD_STATE_DIR", str(folder))
+    return folder
+
+
 def claude_code_requests() -> list[Path]:
     """Every captured Claude Code request body (the HEAD probes hold `null`)."""
     return sorted(p for p in CLAUDE_CODE.glob("*/*.json") if p.name != "index.json" and json.loads(p.read_text()))

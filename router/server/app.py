@@ -32,7 +32,7 @@ from router.errors import AuthError, NotFound, RequestError, RouterError
 from router.events import Batch, MessageStop
 from router.provider import ModelInfo
 from router.route import Resolution, Route
-from router.server.runtime import Runtime
+from router.server.runtime import MODEL_LIST_TIMEOUT, Runtime
 from router.anthropic.sse import SERVER_SEND, EventStreamResponse
 from router.tokens import estimate_input_tokens
 
@@ -40,7 +40,6 @@ log = logging.getLogger("router")
 access_log = logging.getLogger("router.access")
 
 JSON = "application/json"
-MODEL_LIST_TIMEOUT = 5.0
 AUTH_MESSAGE = "invalid x-api-key: this router only serves clients that send the token set in server.auth_token"
 
 
@@ -52,18 +51,20 @@ class Exchange:
     started: float = field(default_factory=time.perf_counter)
     resolution: Resolution | None = None
     route: Route | None = None
+    account: str = "-"
     usage: Usage | None = None
 
     def log(self, status: int) -> None:
         """Write the one access-log line of this request."""
         res, route, usage = self.resolution, self.route, self.usage or Usage()
         access_log.info(
-            'POST %s tier=%s rule="%s" route=%s provider=%s model=%s status=%d in=%d cached=%d out=%d %.0fms',
+            'POST %s tier=%s rule="%s" route=%s provider=%s account=%s model=%s status=%d in=%d cached=%d out=%d %.0fms',
             self.path,
             (res.tier if res else None) or "-",
             res.rule if res else "-",
             route.target if route else "-",
             route.provider if route else "-",
+            self.account,
             route.model if route else "-",
             status,
             usage.input_tokens,
@@ -84,10 +85,11 @@ class Endpoints:
         """`POST /v1/messages`: one assistant turn, streamed or folded."""
         exchange = Exchange()
         try:
-            request = await self._decode(http, for_count=False)
-            exchange.resolution = self.runtime.rules.resolve(request.model)
+            request, size = await self._decode(http, for_count=False)
+            exchange.resolution = self.runtime.rules.resolve(request.model, request, size)
             exchange.route = exchange.resolution.primary
-            exchange.route, events = await self.runtime.dispatcher.start(request, exchange.resolution)
+            started = await self.runtime.dispatcher.start(request, exchange.resolution)
+            exchange.route, exchange.account, events = started.route, started.account, started.batches
         except Exception as exc:
             response = _error_response(exc)
             exchange.log(response.status_code)
@@ -121,8 +123,8 @@ class Endpoints:
         """`POST /v1/messages/count_tokens`: the provider's count, else the local estimate."""
         exchange = Exchange("/v1/messages/count_tokens")
         try:
-            request = await self._decode(http, for_count=True)
-            exchange.resolution = self.runtime.rules.resolve(request.model)
+            request, size = await self._decode(http, for_count=True)
+            exchange.resolution = self.runtime.rules.resolve(request.model, request, size)
             route = exchange.route = exchange.resolution.primary
             provider = self.runtime.providers.get(route.provider)
             counted = await provider.count_tokens(request, route) if provider else None
@@ -156,12 +158,14 @@ class Endpoints:
         return Response(orjson.dumps(_model_json(model_id, entries[model_id])), media_type=JSON)
 
     async def health(self, http: HTTPRequest) -> Response:
-        """`GET /health`: liveness, version, and each provider's credential status."""
+        """`GET /health`: liveness, version, each provider's credential status and each account's state."""
         statuses = self.runtime.credential_statuses()
+        now = self.runtime.clock()
         body = {
             "status": "ok",
             "version": __version__,
             "providers": {name: {"ok": s.ok, "detail": s.detail} for name, s in statuses.items()},
+            "accounts": [state.as_json(now) for state in self.runtime.account_states()],
         }
         return Response(orjson.dumps(body), media_type=JSON)
 
@@ -171,15 +175,17 @@ class Endpoints:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _decode(self, http: HTTPRequest, *, for_count: bool) -> Request:
+    async def _decode(self, http: HTTPRequest, *, for_count: bool) -> tuple[Request, int]:
+        """The request and its body's size in bytes (what long-context lanes estimate tokens from)."""
         if not self._authorized(http):
             raise AuthError(AUTH_MESSAGE)
         body = await _read_body(http, self.server.max_body_bytes)
         headers = http.headers
         betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
-        return decode_request(
+        request = decode_request(
             body, session_id=headers.get("x-claude-code-session-id"), betas=betas, for_count=for_count
         )
+        return request, len(body)
 
     def _authorized(self, http: HTTPRequest) -> bool:
         token = self.server.auth_token
@@ -212,7 +218,9 @@ class Endpoints:
     async def _provider_models(self, name: str) -> tuple[ModelInfo, ...]:
         try:
             async with asyncio.timeout(MODEL_LIST_TIMEOUT):
-                return tuple(await self.runtime.providers[name].list_models())
+                models = tuple(await self.runtime.providers[name].list_models())
+                self.runtime.note_models(name, models)
+                return models
         except Exception as exc:  # a provider's listing failing must not break the whole list
             log.warning("listing models of %s failed: %s", name, exc)
             return ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import shutil
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -16,12 +17,14 @@ import uvicorn
 
 from router import __version__
 from router.server.app import create_app
-from router.server.config import Config, builtin_default, config_candidates, find_config, load_config
+from router.quota import QuotaWindow
+from router.server.config import ACCOUNT_NAME, Config, builtin_default, config_candidates, find_config, load_config
 from router.errors import ConfigError, RouterError
 from router.server.logs import configure_logging
 from router.server.plugins import PluginLoadError, make_plugin_manager, plugin_infos, provider_classes
-from router.provider import LoginOptions, Provider
-from router.server.runtime import Lifecycle, Runtime
+from router.provider import DEFAULT_ACCOUNT, LoginOptions, Provider
+from router.server.runtime import Lifecycle, Runtime, account_dir, state_dir
+from router.toolkit.failures import describe_wait
 from router.settings import InvalidField, build_settings
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -71,18 +74,28 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--import", dest="import_from", metavar="TOOL",
                        help="take over the login another tool keeps (e.g. opencode)")
     login.add_argument("--force", action="store_true", help="replace an existing login")
+    _account_option(login, "store the login as this named account (default: the provider's own)")
     _config_option(login)
     login.set_defaults(handler=login_command)
 
     logout = commands.add_parser("logout", help="forget a provider's stored login")
     logout.add_argument("provider", help="provider name")
+    _account_option(logout, "forget this named account (default: the provider's own login)")
     _config_option(logout)
     logout.set_defaults(handler=logout_command)
 
     status = commands.add_parser("status", help="show each configured provider's credential status")
     _config_option(status)
     status.set_defaults(handler=status_command)
+
+    accounts = commands.add_parser("accounts", help="list every provider's accounts: ok, or cooling down until when")
+    _config_option(accounts)
+    accounts.set_defaults(handler=accounts_command)
     return parser
+
+
+def _account_option(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument("--account", metavar="NAME", default=DEFAULT_ACCOUNT, help=text)
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -115,10 +128,34 @@ def banner(config: Config, runtime: Runtime, origin: str, out: TextIO) -> None:
     print("providers:", file=out)
     for name, status in runtime.credential_statuses().items():
         print(f"  {name:<12} {'ok  ' if status.ok else 'MISSING'} {status.detail}", file=out)
+    _account_lines(runtime, out, only_interesting=True)
     print("routes:", file=out)
     for label, target in runtime.rules.table():
         print(f"  {label:<22} -> {target}", file=out)
     print(f"use it:  ANTHROPIC_BASE_URL={url} claude", file=out, flush=True)
+
+
+def _account_lines(runtime: Runtime, out: TextIO, *, only_interesting: bool = False) -> None:
+    """One line per account (state, last quota figures); the banner shows them only for pools or trouble."""
+    now = runtime.clock()
+    states = runtime.account_states()
+    counts: dict[str, int] = {}
+    for state in states:
+        counts[state.provider] = counts.get(state.provider, 0) + 1
+    for state in states:
+        if only_interesting and counts[state.provider] < 2 and not state.cooling:
+            continue
+        print(f"  {state.provider + '/' + state.account:<24} {state.summary(now)}", file=out)
+        for window in state.quotas:
+            print(f"  {'':<24}   {_quota_text(window, now)}", file=out)
+
+
+def _quota_text(window: QuotaWindow, now: float) -> str:
+    used = f"{window.used_percent:g}% used" if window.used_percent is not None else ""
+    parts = [part for part in (used, window.detail) if part]
+    if window.resets_at:
+        parts.append(f"resets in {describe_wait(max(0.0, window.resets_at - now))}")
+    return f"{window.name}: " + ", ".join(parts)
 
 
 def _url_host(host: str) -> str:
@@ -184,9 +221,12 @@ def check_command(args: argparse.Namespace) -> int:
     config, classes, _, origin = load(args.config)
     runtime = Runtime(config, classes)
     print(origin)
-    print("config is valid. routes:")
+    print("config is valid. routes (first match wins):")
     for label, target in runtime.rules.table():
         print(f"  {label:<22} -> {target}")
+    print("accounts:")
+    for name, pool in runtime.pools.items():
+        print(f"  {name:<12} {', '.join(pool.names)}  (strategy {pool.strategy})")
     for name in config.missing_providers:
         print(f"warning: provider '{name}' is not installed; requests routed to it will fail")
     asyncio.run(runtime.aclose())
@@ -243,6 +283,8 @@ def status_command(args: argparse.Namespace) -> int:
                     usage = await _usage(provider)
                     if usage:
                         print(f"{'':<12} usage: {usage}")
+            print("accounts:")
+            _account_lines(runtime, sys.stdout)
             return all(s.ok for s in statuses.values())
         finally:
             await runtime.aclose()
@@ -257,6 +299,18 @@ async def _usage(provider: Provider[Any]) -> str | None:
             return await provider.usage_report()
     except Exception as exc:  # a usage check must never break the status report
         return f"unavailable ({type(exc).__name__})"
+
+
+def accounts_command(args: argparse.Namespace) -> int:
+    """`router accounts`: every account of every provider, with its state and last quota figures."""
+    config, classes, _, origin = load(args.config)
+    runtime = Runtime(config, classes)
+    try:
+        print(origin)
+        _account_lines(runtime, sys.stdout)
+        return 0 if all(state.credentials.ok for state in runtime.account_states()) else 1
+    finally:
+        asyncio.run(runtime.aclose())
 
 
 def login_command(args: argparse.Namespace) -> int:
@@ -284,10 +338,16 @@ def _with_provider(args: argparse.Namespace, action: Callable[[Provider[Any]], A
         settings = build_settings(classes[args.provider].Settings, {}, f"providers.{args.provider}")
         config = dataclasses.replace(config, providers={**config.providers, args.provider: settings})
 
+    account = str(args.account)
+    if not ACCOUNT_NAME.fullmatch(account):
+        raise ConfigError("--account", "expected a name of letters, digits, '.', '_' or '-'")
+
     async def run() -> int:
         runtime = Runtime(config, classes)
         try:
-            await action(runtime.providers[args.provider])
+            await action(runtime.account(args.provider, account))
+            if args.command == "logout" and account != DEFAULT_ACCOUNT:
+                shutil.rmtree(account_dir(state_dir(), args.provider, account), ignore_errors=True)
         except NotImplementedError as exc:
             print(f"router: {exc}", file=sys.stderr)
             return 2

@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +20,9 @@ from typing import Any, Literal
 import yaml
 
 from router.errors import ConfigError
-from router.provider import Provider
+from router.provider import DEFAULT_ACCOUNT, Provider
+from router.server.lanes import NO_CONDITIONS, SHAPE_KEYS, Conditions, parse_conditions
+from router.server.yamllines import located, with_position
 from router.settings import (
     as_mapping,
     build_settings,
@@ -40,9 +42,16 @@ EFFORTS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh",
 
 CONFIG_ENV = "SWITCHYARD_CONFIG"
 TOP_LEVEL_KEYS = ("server", "providers", "routes", "default")
-RULE_KEYS = ("when", "use", "effort", "fallback", "options")
+RULE_KEYS = ("when", "use", "effort", "fallback", "options", "accounts", "strategy")
 WHEN_KEYS = ("tier", "model")
+POOL_KEYS = ("accounts", "strategy")
+"""Keys of a provider section the core reads itself (the rest is the provider's `Settings`)."""
+STRATEGIES: tuple[str, ...] = ("sticky", "round-robin", "fill-first")
+"""How a pool picks an account; `sticky` keeps each client session on one account."""
+DEFAULT_STRATEGY = "sticky"
 _TIER = re.compile(r"[a-z]+|\*")
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""An account label: safe as a directory name and in a log line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,12 @@ class ServerConfig:
     max_body_bytes: int = 32 * 1024 * 1024
     upstream_transport: Literal["fast", "httpx"] = "fast"
     """The router's own HTTP/1.1 connections to upstreams, or httpx's (`router.transport`)."""
+    cooldown_base: float = 30.0
+    """Seconds an account rests after its first limit with no reset time; doubled on each repeat."""
+    cooldown_max: float = 3600.0
+    """The longest cooldown given when the backend named no reset time."""
+    long_context_tokens: int = 180_000
+    """`when: {long_context: true}` threshold where the fall-through model's context window is unknown."""
 
     def __post_init__(self) -> None:
         check_field(bool(self.host), "host", "must not be empty")
@@ -68,6 +83,9 @@ class ServerConfig:
         check_field(self.retries >= 0, "retries", "must be 0 or more")
         check_field(self.max_body_bytes > 0, "max_body_bytes", "must be greater than 0")
         check_field(self.upstream_transport in ("fast", "httpx"), "upstream_transport", "must be 'fast' or 'httpx'")
+        check_field(self.cooldown_base > 0, "cooldown_base", "must be greater than 0")
+        check_field(self.cooldown_max >= self.cooldown_base, "cooldown_max", "must be at least cooldown_base")
+        check_field(self.long_context_tokens > 0, "long_context_tokens", "must be greater than 0")
         if self.auth_token == "":  # `${TOKEN:-}` with TOKEN unset means "no auth", not "the empty token"
             object.__setattr__(self, "auth_token", None)
 
@@ -84,6 +102,29 @@ class RouteRule:
     options: Any
     """The provider's `RouteOptions` instance, or None when the rule has no `options:`."""
     label: str
+    conditions: Conditions = NO_CONDITIONS
+    """The request-shape part of `when:` (thinking, images, long context, ...)."""
+    accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per provider, the accounts this rule may use (all of the pool when a provider is absent)."""
+    strategy: str | None = None
+    """Overrides the pools' own strategy for this rule's requests."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """One account of a provider: its label and the `Settings` built for it."""
+
+    name: str
+    settings: Any
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """A provider's accounts as configured; `accounts` None means "the default plus stored logins"."""
+
+    provider: str
+    accounts: tuple[AccountSpec, ...] | None
+    strategy: str = DEFAULT_STRATEGY
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +137,8 @@ class Config:
     default: RouteRule | None
     source: Path | None
     missing_providers: tuple[str, ...] = ()
+    pools: Mapping[str, PoolConfig] = field(default_factory=dict)
+    """Each enabled provider's accounts and strategy; `providers` holds the default account's settings."""
 
 
 # ---------------------------------------------------------------- finding and loading the file
@@ -122,7 +165,7 @@ def find_config(env: Mapping[str, str] = os.environ) -> Path | None:
 def load_config(
     path: Path, provider_classes: Mapping[str, type[Provider[Any]]], env: Mapping[str, str] = os.environ
 ) -> Config:
-    """Read and validate one config file; unreadable files and YAML syntax errors name the file and line."""
+    """Read and validate one config file; every error names the file, and the line where it can."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -134,8 +177,11 @@ def load_config(
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise _yaml_error(path, text, exc) from None
-    return parse_config(data, provider_classes, env, source=path)
+        raise _yaml_error(path, text, with_position(exc, text)) from None
+    try:
+        return parse_config(data, provider_classes, env, source=path)
+    except ConfigError as exc:
+        raise located(exc, str(path), text) from None
 
 
 def _yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
@@ -205,6 +251,7 @@ class _Parser:
         self.missing_ok = missing_ok
         self.missing: list[str] = []
         self.providers: dict[str, Any] = {}
+        self.pools: dict[str, PoolConfig] = {}
 
     def config(self, data: object, source: Path | None) -> Config:
         if data is not None and not isinstance(data, Mapping):
@@ -216,7 +263,8 @@ class _Parser:
         rules = self._list(top.get("routes"), "routes")
         routes = tuple(self._rule(item, f"routes[{i}]", when=True) for i, item in enumerate(rules))
         default = None if top.get("default") is None else self._rule(top["default"], "default", when=False)
-        return Config(server, dict(self.providers), routes, default, source, tuple(self.missing))
+        pools = {name: self.pools.get(name) or PoolConfig(name, None) for name in self.providers}
+        return Config(server, dict(self.providers), routes, default, source, tuple(self.missing), pools)
 
     def _providers(self, data: object) -> None:
         for name, section in as_mapping(data, "providers").items():
@@ -224,7 +272,58 @@ class _Parser:
             cls = self.classes.get(name)
             if cls is None:
                 raise ConfigError(path, f"unknown provider '{name}'", self._known_hint(str(name)))
-            self.providers[name] = build_settings(cls.Settings, section, path)
+            body = dict(as_mapping(section, path))
+            pool = {key: body.pop(key) for key in POOL_KEYS if key in body}
+            self.providers[name] = build_settings(cls.Settings, body, path)
+            self.pools[name] = self._pool(cls, str(name), body, pool, path)
+
+    def _pool(
+        self, cls: type[Provider[Any]], name: str, base: Mapping[str, Any], pool: Mapping[str, Any], path: str
+    ) -> PoolConfig:
+        """`accounts:` (names, or name -> settings merged over the section) and `strategy:`."""
+        strategy = self._strategy(pool.get("strategy"), f"{path}.strategy") or DEFAULT_STRATEGY
+        if pool.get("accounts") is None:
+            return PoolConfig(name, None, strategy)
+        where = f"{path}.accounts"
+        value = pool["accounts"]
+        if isinstance(value, list):
+            entries: Mapping[Any, Any] = {self._account_name(item, f"{where}[{i}]"): None
+                                          for i, item in enumerate(value)}
+            if len(entries) != len(value):
+                raise ConfigError(where, "lists an account twice")
+        elif isinstance(value, Mapping):
+            entries = value
+        else:
+            raise ConfigError(where, f"expected a list of names or a mapping of name to settings, got {show_value(value)}")
+        if not entries:
+            raise ConfigError(where, "must name at least one account", f"e.g. accounts: [{DEFAULT_ACCOUNT}, work]")
+        accounts = []
+        for label, overrides in entries.items():
+            account = self._account_name(label, where)
+            at = join_path(where, account)
+            extra = as_mapping(overrides, at)
+            if account == DEFAULT_ACCOUNT and extra:
+                raise ConfigError(at, "takes no settings", f"the '{DEFAULT_ACCOUNT}' account is the section itself")
+            nested = next((key for key in extra if key in POOL_KEYS), None)
+            if nested is not None:
+                raise ConfigError(join_path(at, nested), "not allowed inside an account", f"set it on {path}")
+            accounts.append(AccountSpec(account, build_settings(cls.Settings, {**base, **extra}, at)))
+        return PoolConfig(name, tuple(accounts), strategy)
+
+    @staticmethod
+    def _account_name(value: object, path: str) -> str:
+        if isinstance(value, str) and ACCOUNT_NAME.fullmatch(value):
+            return value
+        problem = f"expected an account name (letters, digits, '.', '_', '-'), got {show_value(value)}"
+        raise ConfigError(path, problem)
+
+    def _strategy(self, value: object, path: str) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and value in STRATEGIES:
+            return value
+        hint = None if from_env(value) else suggest(str(value).lower(), STRATEGIES)
+        raise ConfigError(path, f"unknown strategy {show_value(value)}", hint)
 
     def _rule(self, data: object, path: str, *, when: bool) -> RouteRule:
         if not isinstance(data, Mapping):
@@ -234,30 +333,59 @@ class _Parser:
                 f"{path}.when", "not allowed here", "the default applies to Claude models no rule matches"
             )
         reject_unknown(data, RULE_KEYS if when else RULE_KEYS[1:], path)
-        tier, glob = self._when(data.get("when"), f"{path}.when") if when else (None, None)
+        tier, glob, conditions = self._when(data.get("when"), f"{path}.when") if when else (None, None, NO_CONDITIONS)
         if "use" not in data:
             raise ConfigError(f"{path}.use", "required", "e.g. use: codex/gpt-5.5")
         provider, model, suffix = self._target(data["use"], f"{path}.use")
         effort = self._effort(data.get("effort"), suffix, f"{path}.effort")
         fallback = self._fallbacks(data.get("fallback"), f"{path}.fallback")
         options = self._options(provider, data.get("options"), f"{path}.options")
-        label = " ".join(f"{key}={value}" for key, value in (("tier", tier), ("model", glob)) if value)
-        return RouteRule(tier, glob, f"{provider}/{model}", effort, fallback, options, label or "default")
+        targets = (provider, *(text.partition("/")[0] for text in fallback))
+        accounts = self._rule_accounts(data.get("accounts"), provider, targets, f"{path}.accounts")
+        strategy = self._strategy(data.get("strategy"), f"{path}.strategy")
+        parts = [f"{key}={value}" for key, value in (("tier", tier), ("model", glob)) if value]
+        if not conditions.empty:
+            parts.append(conditions.describe())
+        return RouteRule(
+            tier, glob, f"{provider}/{model}", effort, fallback, options, " ".join(parts) or "default",
+            conditions, accounts, strategy,
+        )
 
-    def _when(self, data: object, path: str) -> tuple[str | None, str | None]:
+    def _rule_accounts(
+        self, value: object, primary: str, targets: tuple[str, ...], path: str
+    ) -> dict[str, tuple[str, ...]]:
+        """A list limits the primary's provider; a mapping names accounts per provider of the rule."""
+        if value is None:
+            return {}
+        if isinstance(value, list):
+            value = {primary: value}
+        section = as_mapping(value, path)
+        chosen: dict[str, tuple[str, ...]] = {}
+        for name, names in section.items():
+            at = join_path(path, name)
+            if name not in targets:
+                raise ConfigError(at, "not a provider of this rule", "providers here: " + ", ".join(dict.fromkeys(targets)))
+            items = names if isinstance(names, list) else [names]
+            chosen[str(name)] = tuple(self._account_name(item, at) for item in items)
+            if not chosen[str(name)]:
+                raise ConfigError(at, "must name at least one account")
+        return chosen
+
+    def _when(self, data: object, path: str) -> tuple[str | None, str | None, Conditions]:
         if data is None:
             raise ConfigError(path, "required", 'e.g. when: {tier: opus} or when: {model: "gpt-*"}')
         section = as_mapping(data, path)
-        reject_unknown(section, WHEN_KEYS, path)
+        reject_unknown(section, (*WHEN_KEYS, *sorted(SHAPE_KEYS)), path)
         if not section:
-            raise ConfigError(path, "needs `tier`, `model` or both")
+            raise ConfigError(path, "needs `tier`, `model` or a request-shape condition such as `thinking: true`")
+        conditions = parse_conditions(section, path)
         tier, glob = section.get("tier"), section.get("model")
         if tier is not None and not (isinstance(tier, str) and _TIER.fullmatch(tier)):
             raise _bad_tier(tier, f"{path}.tier")
         if glob is not None and not (isinstance(glob, str) and glob):
             problem = f"expected a model name or glob such as 'gpt-*', got {show_value(glob)}"
             raise ConfigError(f"{path}.model", problem)
-        return (str(tier) if tier else None), (str(glob) if glob else None)
+        return (str(tier) if tier else None), (str(glob) if glob else None), conditions
 
     def _target(self, text: object, path: str) -> tuple[str, str, str | None]:
         if not isinstance(text, str):

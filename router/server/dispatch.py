@@ -11,54 +11,139 @@ from typing import Any
 
 import asyncio
 import logging
+import math
 import sys
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 
 from router.conversation import Request, drop_foreign_signatures
-from router.errors import ProviderError, UpstreamUnavailable
+from router.errors import AuthError, ModelUnavailable, PermissionDenied, ProviderError, RateLimited, UpstreamUnavailable
 from router.events import Batch
 from router.provider import Provider
 from router.route import Resolution, Route
+from router.server.accounts import Account, Pool, Sessions, session_of
+from router.server.cooldowns import Cooldown, Cooldowns
+from router.toolkit.failures import describe_wait
 
 log = logging.getLogger("router.server.dispatch")
 
+_NEXT_ACCOUNT = (AuthError, PermissionDenied, ModelUnavailable)
+"""Failures of one account (its login, its plan): another account of the same provider may serve."""
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A reply under way: the route and account that answered, and its batches (the first already in)."""
+
+    route: Route
+    account: str
+    batches: AsyncIterator[Batch]
+
 
 class Dispatcher:
-    """Starts replies on the routes of a `Resolution`, in order."""
+    """Starts replies on the routes of a `Resolution`, in order, each over its provider's account pool.
+
+    An account on cooldown is skipped with no request sent; an account that answers with a
+    quota or rate limit is put on cooldown (until the reset the backend gave) and the next
+    account, then the next route, is tried at once. When every route is dry the client gets one
+    429 whose `retry-after` is the earliest reset.
+    """
 
     def __init__(
         self,
-        providers: Mapping[str, Provider[Any]],
+        pools: Mapping[str, Pool],
+        cooldowns: Cooldowns,
         *,
+        sessions: Sessions | None = None,
         retries: int = 2,
         backoff: float = 0.5,
         missing: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.providers = providers
+        self.clock = clock
+        self.pools = pools
+        self.cooldowns = cooldowns
+        self.sessions = sessions if sessions is not None else Sessions()
         self.retries = retries
         self.backoff = backoff
         self.missing = dict(missing or {})
 
-    async def start(self, request: Request, resolution: Resolution) -> tuple[Route, AsyncIterator[Batch]]:
-        """The route that answered and its batches of events, the first already received; raises if none could."""
-        error: ProviderError = UpstreamUnavailable(f"no route could serve model '{request.model}'")
+    async def start(self, request: Request, resolution: Resolution) -> Started:
+        """The route and account that answered, with its batches; raises if none could."""
+        error: ProviderError | None = None
+        dry: list[tuple[Route, Cooldown]] = []
+        every_route_dry = True
+        session = session_of(request)
         for position, route in enumerate(resolution.routes):
-            if position:
+            if position and error is not None:
                 log.warning("falling back to %s after: %s", route.target, error.message)
-            try:
-                return route, await self._start_route(request, route)
-            except ProviderError as exc:
-                error = exc
-                if not exc.fallback:
-                    break
-        raise error
+            pool = self.pools.get(route.provider)
+            if pool is None:
+                reason = self.missing.get(route.provider) or f"provider '{route.provider}' is not configured"
+                error, every_route_dry = ProviderError(reason, provider=route.provider), False
+                continue
+            only = resolution.accounts.get(route.provider)
+            accounts = pool.order(session, self.sessions, only=only, strategy=resolution.strategy)
+            route_dry, routed = True, None
+            for account in accounts:
+                cooling = self.cooldowns.cooling(route.provider, account.name, route.model)
+                if cooling is not None:
+                    dry.append((route, cooling))
+                    continue
+                routed = routed or drop_foreign_signatures(request, route.provider, route.model)
+                try:
+                    batches = await self._start_route(account.instance, routed, route)
+                except RateLimited as exc:
+                    dry.append((route, self._cool(account, route, exc)))
+                    error = exc
+                    continue
+                except _NEXT_ACCOUNT as exc:
+                    error, route_dry = exc, False
+                    if len(accounts) > 1:
+                        log.warning("%s account %s failed: %s", route.target, account.name, exc.message)
+                    continue
+                except ProviderError as exc:
+                    error, route_dry = exc, False
+                    if not exc.fallback:
+                        raise
+                    break  # the backend's trouble, not the account's: the next route
+                self.cooldowns.succeeded(route.provider, account.name, route.model)
+                if session is not None and len(accounts) > 1:
+                    self.sessions.served(session, route.provider, account.name)
+                return Started(route, account.name, batches)
+            every_route_dry = every_route_dry and route_dry and bool(accounts)
+        if dry and every_route_dry:
+            if len(dry) == 1 and isinstance(error, RateLimited):
+                raise error  # one target, one account: its own answer says it best
+            raise self._all_dry(dry)
+        raise error or UpstreamUnavailable(f"no route could serve model '{request.model}'")
 
-    async def _start_route(self, request: Request, route: Route) -> AsyncIterator[Batch]:
-        provider = self._provider(route)
-        routed = drop_foreign_signatures(request, route.provider, route.model)
+    def _cool(self, account: Account, route: Route, exc: RateLimited) -> Cooldown:
+        model = route.model if exc.scope == "model" else None
+        cooldown = self.cooldowns.strike(
+            route.provider, account.name, model, retry_after=exc.retry_after, reason=exc.message
+        )
+        wait = describe_wait(max(0.0, cooldown.until - self.clock()))
+        what = f"{route.provider} account {account.name}" + (f" ({model})" if model else "")
+        log.warning("%s is on cooldown for %s: %s", what, wait, exc.message)
+        return cooldown
+
+    def _all_dry(self, dry: list[tuple[Route, Cooldown]]) -> RateLimited:
+        """One 429 for the client: each target, why it is dry and when it resets; retry after the earliest."""
+        now = self.clock()
+        parts = []
+        for route, cooldown in dry:
+            wait = describe_wait(max(0.0, cooldown.until - now))
+            parts.append(f"{route.target} account {cooldown.account}: {cooldown.reason} (ready again in {wait})")
+        earliest = max(1.0, min(cooldown.until for _route, cooldown in dry) - now)
+        message = "every route is out of quota or rate-limited: " + "; ".join(dict.fromkeys(parts))
+        return RateLimited(message, retry_after=float(math.ceil(earliest)))
+
+    async def _start_route(self, provider: Provider[Any], request: Request, route: Route) -> AsyncIterator[Batch]:
         for attempt in range(self.retries + 1):
             try:
-                return await _first_batch(provider, routed, route)
+                return await _first_batch(provider, request, route)
             except ProviderError as exc:
                 if not exc.retryable or attempt == self.retries:
                     raise
@@ -66,13 +151,6 @@ class Dispatcher:
                 log.warning("%s failed (%s); retry %d in %.1fs", route.target, exc.message, attempt + 1, delay)
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")
-
-    def _provider(self, route: Route) -> Provider[Any]:
-        provider = self.providers.get(route.provider)
-        if provider is None:
-            reason = self.missing.get(route.provider) or f"provider '{route.provider}' is not configured"
-            raise ProviderError(reason, provider=route.provider)
-        return provider
 
 
 async def _first_batch(provider: Provider[Any], request: Request, route: Route) -> AsyncIterator[Batch]:

@@ -9,12 +9,14 @@ upstream directly as `provider/model[:effort]`.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from router.conversation import Request
 from router.server.config import Config, RouteRule, parse_target
+from router.server.lanes import Shape
 from router.errors import ConfigError, NoRoute
 from router.route import Resolution, Route
 
@@ -77,8 +79,10 @@ class Rules:
     Claude model, then a direct `provider/model[:effort]` reference to an enabled provider.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, windows: Callable[[str, str], int | None] | None = None) -> None:
         self.config = config
+        self.windows = windows or _unknown_window
+        """The context window of `provider`, `model` when known (a `long_context` lane's threshold)."""
         self._providers = tuple(dict.fromkeys([*config.providers, *config.missing_providers]))
         self._routes = [(rule, self._parse(rule)) for rule in config.routes]
         self._default = (config.default, self._parse(config.default)) if config.default else None
@@ -88,24 +92,52 @@ class Rules:
     def _parse(rule: RouteRule) -> tuple[_Target, ...]:
         return (_Target.parse(rule.use, rule.effort), *(_Target.parse(text) for text in rule.fallback))
 
-    def resolve(self, model: str) -> Resolution:
-        """The routes for `model`, primary first; raises `NoRoute` naming what can be asked for."""
-        resolution = self._find(model)
+    def resolve(self, model: str, request: Request | None = None, body_size: int = 0) -> Resolution:
+        """The routes for `model`, primary first; raises `NoRoute` naming what can be asked for.
+
+        Rules with request-shape conditions (lanes) match only when `request` is given and has
+        that shape; its `Shape` is computed once, and only if such a rule is reached.
+        """
+        resolution = self._find(model, request, body_size)
         if resolution is None:
             raise NoRoute(self._no_route_message(model))
         return resolution
 
-    def _find(self, model: str) -> Resolution | None:
+    def _find(self, model: str, request: Request | None = None, body_size: int = 0) -> Resolution | None:
         tier = detect_tier(model)
-        for entry in self._routes:
-            if _matches(entry[0], model, tier):
-                return _resolution(entry, model, tier)
+        shape: Shape | None = None
+        for index, entry in enumerate(self._routes):
+            rule = entry[0]
+            if not _matches(rule, model, tier):
+                continue
+            if not rule.conditions.empty:
+                if request is None:
+                    continue
+                shape = shape or Shape.of(request, body_size)
+                if not rule.conditions.matches(shape, self._long_context(index, model, tier)):
+                    continue
+            return _resolution(entry, model, tier)
         if tier is not None and self._default is not None:
             return _resolution(self._default, model, tier)
         target = self._direct(model)
         if target is None:
             return None
         return Resolution(model, tier, "direct", (target.route(model),))
+
+    def _long_context(self, index: int, model: str, tier: str | None) -> int:
+        """The `long_context` threshold of rule `index`: the context window of the model that would
+        serve were the lane not taken (the next plain rule that matches, else the default), when the
+        provider has said it, else `server.long_context_tokens`."""
+        after = [entry for entry in self._routes[index + 1 :] if entry[0].conditions.empty]
+        entry = next((e for e in after if _matches(e[0], model, tier)), None)
+        if entry is None and tier is not None:
+            entry = self._default
+        if entry is not None:
+            primary = entry[1][0].route(model)
+            window = self.windows(primary.provider, primary.model)
+            if window:
+                return window
+        return self.config.server.long_context_tokens
 
     def _direct(self, model: str) -> _Target | None:
         try:
@@ -139,7 +171,10 @@ class Rules:
             text = primary.text + (
                 " -> " + ", ".join(target.text for target in fallbacks) if fallbacks else ""
             )
-            rows.append((rule.label, text))
+            pools = [f"{name} accounts {', '.join(names)}" for name, names in rule.accounts.items()]
+            if rule.strategy:
+                pools.append(rule.strategy)
+            rows.append((rule.label, text + (f"  [{'; '.join(pools)}]" if pools else "")))
         return rows
 
     def _entries(self) -> list[_Entry]:
@@ -159,7 +194,11 @@ def _resolution(entry: _Entry, model: str, tier: str | None) -> Resolution:
     """The routes of one matched rule: the rule's options go to the primary route only."""
     rule, (primary, *fallbacks) = entry
     routes = (primary.route(model, rule.options), *(target.route(model) for target in fallbacks))
-    return Resolution(model, tier, rule.label, routes)
+    return Resolution(model, tier, rule.label, routes, rule.accounts, rule.strategy)
+
+
+def _unknown_window(provider: str, model: str) -> int | None:
+    return None
 
 
 def _matches(rule: RouteRule, model: str, tier: str | None) -> bool:

@@ -191,7 +191,7 @@ def test_empty_auth_token_means_none() -> None:
         ({"routes": {"when": {}}}, "routes: expected a list, got {'when': {}}"),
         ({"routes": ["codex/x"]}, "routes[0]: expected a mapping with `use`, got 'codex/x'"),
         ({"routes": [{"use": "codex/x"}]}, "routes[0].when: required"),
-        ({"routes": [{"when": {}, "use": "codex/x"}]}, "routes[0].when: needs `tier`, `model` or both"),
+        ({"routes": [{"when": {}, "use": "codex/x"}]}, "routes[0].when: needs `tier`, `model` or a request-shape condition"),
         ({"routes": [{"when": {"tier": "opus"}}]}, "routes[0].use: required (e.g. use: codex/gpt-5.5)"),
         (
             {"routes": [{"when": {"teir": "opus"}, "use": "codex/x"}]},
@@ -658,7 +658,7 @@ def test_load_config_unreadable(tmp_path: Path) -> None:
 def test_load_config_semantic_error(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("routes:\n  - when: {tier: opus}\n    use: kiro2/x\n")
-    with pytest.raises(ConfigError, match=r"^routes\[0\]\.use: unknown provider 'kiro2'"):
+    with pytest.raises(ConfigError, match=r"config\.yaml:3:5: routes\[0\]\.use: unknown provider 'kiro2'"):
         load_config(path, CLASSES, ENV)
 
 

@@ -12,8 +12,10 @@ import pytest
 
 from router.errors import Overloaded, ProviderError, UpstreamUnavailable
 from router.events import Batch, MessageStart, TextDelta, TextStart
-from router.provider import Provider, ProviderContext
+from router.provider import DEFAULT_ACCOUNT, Provider, ProviderContext
 from router.route import Resolution, Route
+from router.server.accounts import Account, Pool
+from router.server.cooldowns import Cooldowns, MemoryStore
 from router.server.dispatch import Dispatcher
 from router.toolkit.upstream import Backend
 from router.testing.scripted import ScriptedBody as Body
@@ -66,12 +68,13 @@ class Relay(Provider[Any]):
 
 
 def dispatcher(provider: Provider[Any]) -> Dispatcher:
-    return Dispatcher({"up": provider}, retries=1, backoff=0.0)
+    pools = {"up": Pool("up", [Account("up", DEFAULT_ACCOUNT, provider)])}
+    return Dispatcher(pools, Cooldowns(MemoryStore()), retries=1, backoff=0.0)
 
 
 async def start(provider: Provider[Any]) -> AsyncIterator[Batch]:
-    _, batches = await dispatcher(provider).start(REQUEST, Resolution("claude-opus-4-8", None, "test", (ROUTE,)))
-    return batches
+    started = await dispatcher(provider).start(REQUEST, Resolution("claude-opus-4-8", None, "test", (ROUTE,)))
+    return started.batches
 
 
 async def test_the_first_batch_is_in_before_the_reply_counts_as_started() -> None:
