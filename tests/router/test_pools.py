@@ -217,3 +217,71 @@ routes:
     assert (await router.ask(model="claude-opus-5")).status_code == 200
     assert (await router.ask()).status_code == 429
     assert [route.model for _request, route in provider.calls] == ["m1", "m2"]
+
+
+CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "claude-code"
+LANES = """
+providers:
+  scripted: {}
+  other: {}
+routes:
+  - when: {background: true}
+    use: other/small
+  - when: {tier: "*", images: true}
+    use: other/vision
+  - when: {long_context: true}
+    use: other/long
+  - when: {tier: opus, thinking: true}
+    use: scripted/deep
+    effort: high
+  - when: {tools: false}
+    use: other/chat
+default: {use: scripted/main}
+"""
+
+
+def captured(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((CAPTURES / name).read_text())
+    return data
+
+
+@pytest.mark.parametrize(
+    ("capture", "served_by"),
+    [
+        ("nonessential/02-title-generation-haiku.json", "other/small"),
+        ("default/02-main-turn-opus.json", "scripted/deep"),
+        ("think/03-tool-result-turn-opus.json", "scripted/deep"),
+        ("sonnet/02-main-turn-sonnet.json", "scripted/main"),
+        ("haiku/03-tool-result-turn-haiku.json", "scripted/main"),
+    ],
+)
+async def test_lanes_route_the_captured_claude_code_requests(
+    capture: str, served_by: str, make_router: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.scripted import OtherProvider
+
+    monkeypatch.setitem(CLASSES, "other", OtherProvider)
+    router = make_router(LANES, Clock())
+    body = captured(capture)
+    reply = await router.http.post("/v1/messages", content=json.dumps(body, separators=(",", ":")),
+                                   headers={"content-type": "application/json"})
+    assert reply.status_code == 200, reply.text
+    provider, model = served_by.split("/")
+    calls = router.runtime.pools[provider].first.instance.calls  # type: ignore[attr-defined]
+    assert [route.model for _request, route in calls] == [model]
+
+
+async def test_a_screenshot_and_a_long_prompt_take_their_lanes(make_router: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.scripted import OtherProvider
+
+    monkeypatch.setitem(CLASSES, "other", OtherProvider)
+    router = make_router(LANES.replace("default: {use: scripted/main}", "default: {use: scripted/main}\nserver: {long_context_tokens: 50000}"), Clock())
+    body = captured("sonnet/03-tool-result-turn-sonnet.json")
+    shot = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo=" * 2000}}
+    with_image = {**body, "messages": [*body["messages"], {"role": "user", "content": [shot, {"type": "text", "text": "see"}]}]}
+    long_text = {**body, "messages": [*body["messages"], {"role": "user", "content": "x " * 150_000}]}
+    for data in (with_image, long_text):
+        reply = await router.http.post("/v1/messages", content=json.dumps(data), headers={"content-type": "application/json"})
+        assert reply.status_code == 200, reply.text
+    other = router.runtime.pools["other"].first.instance
+    assert [route.model for _request, route in other.calls] == ["vision", "long"]  # type: ignore[attr-defined]
