@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from router.conversation import Request, Tool, ToolResultBlock
+from router.errors import RateLimited
 from router.server.runtime import Runtime
 from tests.conftest import CLASSES, make_config
 from tests.support.claude_code import claude_code_binary, claude_env
@@ -73,3 +74,30 @@ def test_claude_code_runs_a_tool_through_the_router(tmp_path: Path) -> None:
     result = next(b for b in request.messages[-1].content if isinstance(b, ToolResultBlock))
     assert result.tool_use_id == "toolu_call_e2e_1" and MARKER in result.text
     assert route.model == "mid-model" and request.session_id
+
+
+OUT_OF_QUOTA = """
+server: {ping_interval: 0.2, retries: 1}
+providers: {scripted: {}, other: {}}
+routes:
+  - when: {tier: sonnet}
+    use: scripted/mid-model
+    fallback: [other/backup-model]
+default: {use: other/backup-model}
+"""
+
+
+def test_claude_code_finishes_on_the_fallback_when_the_first_target_is_out_of_quota(tmp_path: Path) -> None:
+    runtime = Runtime(make_config(OUT_OF_QUOTA), CLASSES)
+    first, fallback = runtime.providers["scripted"], runtime.providers["other"]
+    assert isinstance(first, ScriptedProvider) and isinstance(fallback, ScriptedProvider)
+    first.responder = lambda request: [RateLimited("The usage limit has been reached", retry_after=3600)]
+    fallback.responder = respond
+    with served(runtime) as (url, _):
+        messages = run_claude(url, tmp_path, "Run the marker command and tell me what it printed.")
+
+    final = next(m for m in messages if m.get("type") == "result")
+    assert final["subtype"] == "success" and not final["is_error"]
+    assert f"The command printed: {MARKER}" in final["result"]
+    assert len(first.calls) == 1  # asked once; on cooldown for the rest of the session
+    assert len(fallback.calls) >= 2 and all(route.model == "backup-model" for _r, route in fallback.calls)
