@@ -4,7 +4,8 @@ Codex reports the same failure in several shapes: FastAPI-style `{"detail": ...}
 `{"error": {...}}`, an `error` SSE event with the fields at the top or nested, or a
 `response.failed` event inside an HTTP 200. All are reduced to one `_Failure` and classified
 once, so a context overflow is a `ContextTooLong` however it arrived (which is what makes
-Claude Code compact), and a usage limit always carries its reset time.
+Claude Code compact), and a usage limit always carries its reset time and what it limits
+(`RateLimited.scope`: the account's plan, or one model that is at capacity).
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def _classify(failure: _Failure) -> errors.ProviderError:
             _said("this ChatGPT plan does not include Codex", failure), **_origin(failure)
         )
     if _CAPACITY in text:
-        return errors.Overloaded(_said(f"Codex model '{failure.model}' is at capacity", failure), **_origin(failure))
+        return _at_capacity(failure)
     if code in _LIMIT_CODES or "usage limit" in text or status == 429:
         return _rate_limited(failure)
     if code in _BUSY_CODES or status in (503, 529):
@@ -195,7 +196,11 @@ def _model_message(failure: _Failure) -> str:
 
 
 def _rate_limited(failure: _Failure) -> errors.RateLimited:
-    """A usage or rate limit, with when it resets: body first, then headers, then the message."""
+    """A usage or rate limit, with when it resets: body first, then headers, then the message.
+
+    Both are the account's: the plan's usage windows, and a rate limit Codex keeps per
+    account, so every model of the account waits (scope "account").
+    """
     wait = _wait(failure)
     plan = failure.fields.get("plan_type")
     rate = failure.code in ("rate_limit_exceeded", "rate_limit_error")
@@ -208,17 +213,33 @@ def _rate_limited(failure: _Failure) -> errors.RateLimited:
             text += f" (at {utc_time(resets_at)})"
     elif failure.message:
         text += f": {failure.message}"
-    return errors.RateLimited(text, retry_after=wait, **_origin(failure))
+    return errors.RateLimited(text, retry_after=wait, scope="account", **_origin(failure))
+
+
+def _at_capacity(failure: _Failure) -> errors.RateLimited:
+    """A model "at capacity" limits that model only: the account's other models stay usable."""
+    model = f"'{failure.model}'" if failure.model else "the model"
+    wait = retry_after(failure.headers, failure.now)
+    return errors.RateLimited(
+        _said(f"Codex model {model} is at capacity", failure), retry_after=wait, scope="model", **_origin(failure)
+    )
 
 
 def _wait(failure: _Failure) -> float | None:
+    """`resets_at` (when still ahead: a past one means a skewed clock), then `resets_in_seconds`,
+    then the headers, then the message's "try again in"."""
     fields = failure.fields
+    resets_at = fields.get("resets_at")
+    until: float | None = None
+    if isinstance(resets_at, (int, float)) and not isinstance(resets_at, bool):
+        until = float(resets_at) - failure.now
+        if until > 0:
+            return until
     seconds = fields.get("resets_in_seconds")
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
         return max(0.0, float(seconds))
-    resets_at = fields.get("resets_at")
-    if isinstance(resets_at, (int, float)) and not isinstance(resets_at, bool):
-        return max(0.0, float(resets_at) - failure.now)
+    if until is not None:
+        return 0.0
     header = retry_after(failure.headers, failure.now)
     if header is not None:
         return header

@@ -3,6 +3,7 @@
 One request: fresh credentials -> `POST {base}/responses` (SSE) -> a 401 refreshes once and
 replays -> a non-200 becomes a router error -> each SSE event is fed to `ReplyState`, its
 events yielded as one batch (the sending and reading are `router.toolkit.upstream`'s).
+Every reply's rate-limit headers, a refusal's too, go to `ProviderContext.report_quota`.
 A request the backend refuses because a replayed reasoning blob cannot be verified is sent
 once more without reasoning items, so a conversation never gets stuck on one.
 """
@@ -25,6 +26,7 @@ from providers.codex.auth import CLIENT_ID, ISSUER, ORIGINATOR, TOKEN_URL, Crede
 from providers.codex.failures import PROVIDER
 from providers.codex.login import browser_login, device_login
 from providers.codex.models import Catalogue, CodexModel
+from providers.codex.ratelimits import quota_windows
 from providers.codex.tokens import AuthFile, default_auth_path, default_opencode_path, logout
 from providers.codex.translate import (
     InvalidEncryptedContent,
@@ -37,7 +39,15 @@ from providers.codex.translate import (
 from router.conversation import Request
 from router.errors import AuthError
 from router.events import Batch, Event
-from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say
+from router.provider import (
+    DEFAULT_ACCOUNT,
+    CredentialStatus,
+    LoginOptions,
+    ModelInfo,
+    Provider,
+    ProviderContext,
+    Say,
+)
 from router.route import Route
 from router.toolkit.jsonbody import json_body
 from router.toolkit.upstream import Backend, ErrorMapping, accept, drain
@@ -76,7 +86,7 @@ class CodexProvider(Provider[CodexSettings]):
 
     def __init__(self, settings: CodexSettings, context: ProviderContext) -> None:
         super().__init__(settings, context)
-        self.auth_file = AuthFile(settings.auth_file or default_auth_path())
+        self.auth_file = AuthFile(auth_path(settings, context))
         self.identity = _identity_headers(settings.client_version)
         self.tokens = TokenManager(self.auth_file, context.http, settings.token_url, CLIENT_ID,
                                    headers=self.identity, logger=self.log)
@@ -141,7 +151,19 @@ class CodexProvider(Provider[CodexSettings]):
         headers = {**self._headers(credentials, "text/event-stream"), "content-type": "application/json"}
         if request.session_id:
             headers["session_id"] = request.session_id
-        return await self.backend.send("POST", self._url("/responses"), content=body, headers=headers)
+        response = await self.backend.send("POST", self._url("/responses"), content=body, headers=headers)
+        self._report_quota(response.headers)
+        return response
+
+    def _report_quota(self, headers: httpx.Headers) -> None:
+        """Hand the reply's quota windows to the router; a failing sink is logged, never fails the turn."""
+        windows = quota_windows(headers, time.time())
+        if not windows:
+            return
+        try:
+            self.context.report_quota(windows)
+        except Exception:  # noqa: BLE001 -- the figures are a by-product of the reply
+            self.log.exception("codex: reporting the quota windows failed")
 
     def _headers(self, credentials: Credentials, accept: str) -> dict[str, str]:
         return {**self.identity, "authorization": f"Bearer {credentials.access_token}",
@@ -199,6 +221,16 @@ class CodexProvider(Provider[CodexSettings]):
 
     def _url(self, path: str) -> str:
         return self.settings.base_url.rstrip("/") + path
+
+
+def auth_path(settings: CodexSettings, context: ProviderContext) -> Path:
+    """`auth_file` when set; a named account's own login in its state folder (where `router login
+    codex --account NAME` writes it); else the Codex CLI's file, shared with the CLI."""
+    if settings.auth_file is not None:
+        return settings.auth_file
+    if context.account != DEFAULT_ACCOUNT:
+        return context.state_dir / "auth.json"
+    return default_auth_path()
 
 
 def _identity_headers(version: str) -> dict[str, str]:

@@ -12,8 +12,11 @@ stream. The pure halves live in their own modules, and the I/O shell only wires 
 - `stream.ReplyState`: feed `Frame`s, get canonical events; `finish()` at end of body.
 - `failures.error_from_http(status, body, headers)`: a non-200 reply as a router error;
   `failures.refreshable_403(body)` says whether a 403 is worth one token refresh.
+- `usage.usage_windows(document)` / `usage.describe_usage(document)`: getUsageLimits' answer
+  as the quota window the router acts on, and as one line for `router status`.
 - `auth.TokenManager` (over `tokens.TokenFile` or `tokens.StaticCredentials`): credentials
-  from the Kiro IDE's token cache, refreshed ahead of expiry and once after a 403.
+  from the Kiro IDE's token cache (a named account's own file in its state folder), refreshed
+  ahead of expiry and once after a 403.
 - `provider.KiroProvider` (settings `provider.KiroSettings`): the I/O shell that wires
   them up: headers (`identity.py`), the refresh-and-replay loop, the model catalogue.
 """

@@ -10,7 +10,10 @@ Both are reduced to one `_Failure` and classified once (protocol sheet A7):
   overflow that way), become `ContextTooLong` worded as Anthropic's "prompt is too long";
 - `ThrottlingException` (429) and `ServiceQuotaExceededException` (402) become `RateLimited`
   naming the limit from the reason (daily or monthly request count, conversation limit,
-  overage limit); `INSUFFICIENT_MODEL_CAPACITY` is `Overloaded` instead;
+  overage limit), scoped to the account; a monthly limit (and a bare 402: the monthly credits)
+  waits until the next month begins (UTC) unless Kiro says when. `INSUFFICIENT_MODEL_CAPACITY`
+  is a `RateLimited` scoped to the model: the account's other models stay usable;
+  `MODEL_TEMPORARILY_UNAVAILABLE` is `Overloaded`;
 - `AccessDeniedException` (403) is `PermissionDenied`, unless it is about the token (`AuthError`);
 - `ValidationException` (400) is `UpstreamRejected`; `INVALID_MODEL_ID` is `ModelUnavailable`,
   which falls back to the next route;
@@ -22,12 +25,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from router import errors
-from router.toolkit.failures import retry_after, safe_message, too_long_message
+from router.toolkit.failures import describe_wait, retry_after, safe_message, too_long_message
 
 PROVIDER = "kiro"
 SIGN_IN_AGAIN = "Sign in to Kiro again (open the Kiro IDE and log in) so the router can read fresh tokens."
@@ -63,6 +67,7 @@ _ACCOUNT_WORDS = (
     "feature_not_supported",
     "unauthorized_customization",
 )
+_MONTHLY = frozenset({"MONTHLY_REQUEST_COUNT", "OVERAGE_REQUEST_LIMIT_EXCEEDED"})
 _TOKEN_WORDS = ("token", "expired", "credential", "bearer", "unauthorized")
 
 
@@ -77,6 +82,7 @@ class _Failure:
     model: str
     large: bool
     wait: float | None
+    now: float
 
 
 def error_from_http(
@@ -92,16 +98,26 @@ def error_from_http(
     `now` (epoch seconds) dates a `Retry-After` given as an HTTP date."""
     fields = _json_fields(body)
     lowered = {key.lower(): value for key, value in headers.items()}
-    wait = retry_after(lowered, time.time() if now is None else now)
-    return _classify(_failure(status, _kind(fields, lowered), fields, model, large_request, wait))
+    clock = time.time() if now is None else now
+    wait = retry_after(lowered, clock)
+    return _classify(_failure(status, _kind(fields, lowered), fields, model, large_request, wait, clock))
 
 
 def error_from_exception(
-    kind: str, payload: Mapping[str, Any], *, model: str = "", large_request: bool = False
+    kind: str, payload: Mapping[str, Any], *, model: str = "", large_request: bool = False, now: float | None = None
 ) -> errors.ProviderError:
     """The router error for an exception or error frame inside a 200 stream (`kind` is its type)."""
     name = kind.rsplit("#", 1)[-1]
-    return _classify(_failure(EXCEPTION_STATUS.get(name), name, payload, model, large_request, None))
+    clock = time.time() if now is None else now
+    return _classify(_failure(EXCEPTION_STATUS.get(name), name, payload, model, large_request, None, clock))
+
+
+def seconds_until_next_month(now: float) -> float:
+    """Seconds from `now` (epoch) to the start of the next calendar month in UTC, when Kiro's
+    monthly credits start afresh (AIC waits for the 1st the same way; sheet A7)."""
+    today = datetime.fromtimestamp(now, UTC)
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC).timestamp() - now
 
 
 def refreshable_403(body: bytes) -> bool:
@@ -134,10 +150,11 @@ def _failure(
     model: str,
     large: bool,
     wait: float | None,
+    now: float,
 ) -> _Failure:
     message = safe_message(str(fields.get("message") or fields.get("Message") or ""))
     reason = str(fields.get("reason") or "").upper()
-    return _Failure(status, kind, reason, message, model, large, wait)
+    return _Failure(status, kind, reason, message, model, large, wait, now)
 
 
 # -- classification ---------------------------------------------------------------------------------
@@ -150,7 +167,12 @@ def _classify(failure: _Failure) -> errors.ProviderError:
         return errors.ContextTooLong(_context_message(failure), **_origin(failure))
     if failure.large and _IMPROPER in text and (status in (None, 400)):
         return errors.ContextTooLong(_context_message(failure), **_origin(failure))
-    if failure.reason in ("INSUFFICIENT_MODEL_CAPACITY", "MODEL_TEMPORARILY_UNAVAILABLE"):
+    if failure.reason == "INSUFFICIENT_MODEL_CAPACITY":
+        return errors.RateLimited(
+            _said(f"Kiro has no capacity for {_model(failure)} right now", failure),
+            retry_after=failure.wait, scope="model", **_origin(failure),
+        )
+    if failure.reason == "MODEL_TEMPORARILY_UNAVAILABLE":
         return errors.Overloaded(
             _said(f"Kiro has no capacity for {_model(failure)} right now", failure), **_origin(failure)
         )
@@ -221,16 +243,22 @@ def _forbidden(failure: _Failure) -> errors.ProviderError:
 
 
 def _rate_limited(failure: _Failure) -> errors.RateLimited:
-    """A usage or rate limit, named after its reason; a bare throttle may be the monthly credits."""
+    """A usage or rate limit of the account, named after its reason; a bare throttle may be the
+    monthly credits (the usage check the provider then runs tells)."""
     limit = _LIMITS.get(failure.reason)
+    quota = failure.kind == "ServiceQuotaExceededException" or failure.status == 402
     if limit is not None:
         summary = f"Kiro {limit} reached ({failure.reason})"
-    elif failure.kind == "ServiceQuotaExceededException" or failure.status == 402:
+    elif quota:
         summary = "Kiro usage limit reached (the plan's monthly credits are used up)"
     else:
         summary = (
             "Kiro is throttling requests (if this persists, the plan's monthly credits may be used up; "
             "check usage in the Kiro IDE)"
         )
+    wait = failure.wait
+    if wait is None and (failure.reason in _MONTHLY or (quota and limit is None)):
+        wait = seconds_until_next_month(failure.now)
+        summary += f"; it starts afresh with the next month (UTC), in {describe_wait(wait)}"
     text = f"{summary}: {failure.message}" if failure.message else summary
-    return errors.RateLimited(text, retry_after=failure.wait, **_origin(failure))
+    return errors.RateLimited(text, retry_after=wait, scope="account", **_origin(failure))

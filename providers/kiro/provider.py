@@ -25,6 +25,7 @@ from providers.kiro.failures import PROVIDER, SIGN_IN_AGAIN
 from providers.kiro.identity import Identity, install_fingerprint
 from providers.kiro.models import Catalogue
 from providers.kiro.settings import KiroSettings, credential_store
+from providers.kiro.tokens import TOKEN_FILE_NAME
 from providers.kiro.translate import (
     Payload,
     PayloadOptions,
@@ -34,11 +35,19 @@ from providers.kiro.translate import (
     kiro_model_id,
     refreshable_403,
 )
-from providers.kiro.usage import UsageLimits, describe_usage
+from providers.kiro.usage import UsageLimits, describe_usage, usage_windows
 from router.conversation import Request
 from router.errors import AuthError, RateLimited
 from router.events import Batch, Event
-from router.provider import CredentialStatus, LoginOptions, ModelInfo, Provider, ProviderContext, Say
+from router.provider import (
+    DEFAULT_ACCOUNT,
+    CredentialStatus,
+    LoginOptions,
+    ModelInfo,
+    Provider,
+    ProviderContext,
+    Say,
+)
 from router.route import Route
 from router.toolkit.upstream import Backend, ChunkFeed, ErrorMapping, Finish, accept, drain
 
@@ -60,8 +69,11 @@ class KiroProvider(Provider[KiroSettings]):
     def __init__(self, settings: KiroSettings, context: ProviderContext) -> None:
         super().__init__(settings, context)
         self.identity = Identity(settings.kiro_version, install_fingerprint(context.state_dir, self.log))
+        # a named account with no login of its own in the config: its token file is in its state folder
+        given = settings.token_file or settings.access_token or settings.refresh_token
+        self.named = context.account != DEFAULT_ACCOUNT and not given
         self.tokens = TokenManager(
-            credential_store(settings),
+            credential_store(settings, context.state_dir if self.named else None),
             context.http,
             refresh_url=settings.social_refresh_url,
             oidc_endpoint_url=settings.oidc_endpoint_url,
@@ -184,11 +196,12 @@ class KiroProvider(Provider[KiroSettings]):
         return dataclasses.replace(status, detail=f"{status.detail}; {self.usage.summary}")
 
     async def usage_limits(self) -> UsageLimits | None:
-        """Ask getUsageLimits how much of the plan is used; remembered for `credential_status`.
+        """Ask getUsageLimits how much of the plan is used; remembered for `credential_status`,
+        and reported to the router as the account's quota window (`ProviderContext.report_quota`).
 
         Called after Kiro rate-limits a request: free plans that ran out of monthly credits
-        are told "Too many requests" (sheet A8), and this says which it is. None when the
-        endpoint cannot tell (it is undocumented; any failure is only logged).
+        are told "Too many requests" (sheet A8), and this says which it is, and until when.
+        None when the endpoint cannot tell (it is undocumented; any failure is only logged).
         """
         params = {"origin": ORIGIN, "resourceType": "AGENTIC_REQUEST", "isEmailRequired": "true"}
         try:
@@ -196,12 +209,23 @@ class KiroProvider(Provider[KiroSettings]):
         except Exception as exc:  # noqa: BLE001 -- a usage check must never fail anything
             self.log.debug("kiro usage limits unavailable: %s", type(exc).__name__)
             return None
+        self._report_quota(document)
         summary = describe_usage(document)
         if summary is None:
             return None
         self.usage = UsageLimits(summary, time.time())
         self.log.info("kiro usage: %s", summary)
         return self.usage
+
+    def _report_quota(self, document: Any) -> None:
+        """Hand the plan's credits to the router; a failing sink is logged, never fails the check."""
+        windows = usage_windows(document)
+        if not windows:
+            return
+        try:
+            self.context.report_quota(windows)
+        except Exception:  # noqa: BLE001 -- the figures only inform the router
+            self.log.exception("kiro: reporting the quota windows failed")
 
     async def usage_report(self) -> str | None:
         """For `router status`: the plan's usage from getUsageLimits, when Kiro answers it."""
@@ -230,10 +254,20 @@ class KiroProvider(Provider[KiroSettings]):
             say(f"Using the Kiro login: {status.detail}. To switch accounts, sign in again in the Kiro IDE.")
             return
         detail = status.detail if SIGN_IN_AGAIN in status.detail else f"{status.detail} {SIGN_IN_AGAIN}"
+        if self.named:
+            detail += (
+                f" For the account '{self.context.account}', sign in to it in the Kiro IDE, copy the IDE's "
+                f"{TOKEN_FILE_NAME} (and, for an IAM Identity Center login, the <clientIdHash>.json beside it) "
+                f"to {self.tokens.store.where}, then sign the IDE back in to its own account; or set "
+                "token_file for this account."
+            )
         raise AuthError(detail, provider=PROVIDER)
 
     async def logout(self, say: Say) -> None:
         """The login file is the Kiro IDE's: it is left alone (sign out in the IDE)."""
+        if self.named:
+            say(f"Left {self.tokens.store.where} in place; delete it to forget the account's Kiro login.")
+            return
         say(
             f"Left {self.tokens.store.where} in place: it belongs to the Kiro IDE; sign out there. "
             "The router keeps no Kiro login of its own."

@@ -17,6 +17,7 @@ from providers.kiro.auth import SOCIAL_REFRESH_URL
 from providers.kiro.identity import KIRO_VERSION
 from providers.kiro.tokens import (
     DEFAULT_REGION,
+    TOKEN_FILE_NAME,
     CredentialStore,
     StaticCredentials,
     TokenFile,
@@ -100,8 +101,12 @@ class KiroSettings:
         )
 
 
-def credential_store(settings: KiroSettings) -> CredentialStore:
-    """Tokens from the config when given, else the Kiro IDE's token file."""
+def credential_store(settings: KiroSettings, account_dir: Path | None = None) -> CredentialStore:
+    """Tokens from the config when given, else `token_file`, else the Kiro IDE's token file.
+
+    `account_dir` is a named account's state folder: without a `token_file`, its login is the
+    token file there, so a second account never silently borrows the IDE's (the first) login.
+    """
     if settings.access_token or settings.refresh_token:
         return StaticCredentials(
             access_token=settings.access_token or "",
@@ -111,4 +116,6 @@ def credential_store(settings: KiroSettings) -> CredentialStore:
             client_id=settings.client_id,
             client_secret=settings.client_secret,
         )
-    return TokenFile(settings.token_file or default_token_path())
+    if settings.token_file is not None:
+        return TokenFile(settings.token_file)
+    return TokenFile(account_dir / TOKEN_FILE_NAME if account_dir is not None else default_token_path())

@@ -145,19 +145,20 @@ def _by_status(failure: _Failure) -> errors.ProviderError:
         return errors.AuthError(
             "OpenRouter refused the API key (HTTP 401); check providers.openrouter.api_key", **origin
         )
-    if status == 402:
-        text = "OpenRouter account is out of credits: add credits in your OpenRouter account settings"
-        return errors.PermissionDenied(_said(text, failure), **origin)
+    if status == 402:  # the account's balance: every model of it waits until credits are added
+        text = "OpenRouter credits exhausted: add credits in your OpenRouter account settings"
+        return errors.RateLimited(_said(text, failure), scope="account", **origin)
     if status == 403:
         text = _said("OpenRouter refused the request (HTTP 403)", failure) + _moderation(failure)
         return errors.PermissionDenied(text, **origin)
     if status == 404:
         what = f"model '{failure.model}'" if failure.model else "the model"
         return errors.ModelUnavailable(_said(f"OpenRouter cannot serve {what} (HTTP 404)", failure), **origin)
-    if status == 429:
+    if status == 429:  # limited per model (and its upstream), not per key: other models stay usable
         wait = retry_after(failure.headers, failure.now)
-        text = _said("OpenRouter rate limit reached (HTTP 429)", failure)
-        return errors.RateLimited(text, retry_after=wait, **origin)
+        what = f"model '{failure.model}'" if failure.model else "the model"
+        text = _said(f"OpenRouter rate limit reached for {what} (HTTP 429)", failure)
+        return errors.RateLimited(text, retry_after=wait, scope="model", **origin)
     if status in (408, 504, 524):
         return errors.UpstreamTimeout(_said(f"OpenRouter timed out (HTTP {status})", failure), **origin)
     if status in (503, 529):

@@ -17,6 +17,7 @@ import respx
 
 from providers.codex.provider import CodexProvider, CodexSettings
 from router.provider import ProviderContext
+from router.quota import QuotaWindow
 from router.route import Route
 from router.testing.harness import REPLY_TEXT, RETRY_AFTER, TOOL_INPUT, TOOL_NAME, Upstream
 from router.testing.scripted import Answer, HttpContractHarness
@@ -102,9 +103,11 @@ class CodexHarness(HttpContractHarness):
             self.auth_path.write_text(json.dumps(auth_document(self.tokens)))
         self.mock = respx.Router(assert_all_called=False)
         self.http = httpx.AsyncClient(transport=httpx.MockTransport(self.mock.async_handler))
+        self.reported: list[list[QuotaWindow]] = []  # what the provider handed `report_quota`, call by call
         self.codex = CodexProvider(
             CodexSettings(base_url=BASE, token_url=TOKEN_URL, auth_file=self.auth_path, **settings),
-            ProviderContext(self.http, logging.getLogger("providers.codex"), tmp_path),
+            ProviderContext(self.http, logging.getLogger("providers.codex"), tmp_path,
+                            report_quota=lambda windows: self.reported.append(list(windows))),
         )
         self.models = self.mock.get(f"{BASE}/models").mock(return_value=httpx.Response(200, json=catalogue))
         self.responses = self.mock.post(f"{BASE}/responses")

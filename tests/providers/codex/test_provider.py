@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import stat
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,7 +34,8 @@ from router.errors import AuthError, ConfigError, ContextTooLong, Overloaded, Pr
 from router.errors import UpstreamRejected, UpstreamUnavailable
 from router.events import MessageStart, MessageStop, TextDelta, TextStart
 from router.server.plugins import make_plugin_manager, provider_classes
-from router.provider import LoginOptions, ModelInfo
+from router.provider import DEFAULT_ACCOUNT, LoginOptions, ModelInfo, ProviderContext
+from router.quota import QuotaWindow
 from router.route import Route
 from router.testing.scripted import ScriptedBody, json_response, scripted_response
 from tests.providers.codex import streams
@@ -389,7 +391,8 @@ async def test_http_failures_become_router_errors(
 async def test_usage_limit_carries_its_reset_time(codex: Codex) -> None:
     codex.serve(failing(429, USAGE_LIMIT)[0])
     _, error = await codex.failure(request())
-    assert isinstance(error, RateLimited) and error.retry_after == 13872
+    assert isinstance(error, RateLimited) and error.scope == "account"
+    assert error.retry_after is not None and 13872 - 600 < error.retry_after <= 13872  # from resets_at
     assert "plus plan" in error.message
 
 
@@ -637,3 +640,99 @@ def test_bad_settings_name_their_path(data: dict[str, Any], path: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(data, classes, env={})
     assert caught.value.path == path
+
+
+# -- quota windows from the reply's headers -------------------------------------------------------------------
+
+QUOTA_HEADERS = {
+    "x-codex-primary-used-percent": "30",
+    "x-codex-primary-window-minutes": "300",
+    "x-codex-primary-reset-after-seconds": "3600",
+    "x-codex-secondary-used-percent": "100",
+    "x-codex-secondary-window-minutes": "10080",
+    "x-codex-secondary-reset-at": "1790500000",
+}
+
+
+async def test_a_reply_reports_its_quota_windows(codex: Codex) -> None:
+    response, _ = scripted_response(200, sse(streams.PLAIN_TEXT), headers=QUOTA_HEADERS)
+    codex.serve(response)
+    before = time.time()
+    await codex.run(request())
+    assert len(codex.reported) == 1
+    five_hours, weekly = codex.reported[0]
+    assert five_hours.name == "5 h" and five_hours.used_percent == 30.0 and five_hours.window_minutes == 300
+    assert five_hours.resets_at is not None and before + 3600 <= five_hours.resets_at <= time.time() + 3600
+    assert weekly == QuotaWindow("weekly", used_percent=100.0, resets_at=1_790_500_000.0, window_minutes=10080)
+
+
+async def test_a_refusal_reports_its_quota_windows_too(codex: Codex) -> None:
+    codex.serve(failing(429, USAGE_LIMIT, headers=QUOTA_HEADERS)[0])
+    _, error = await codex.failure(request())
+    assert isinstance(error, RateLimited) and error.scope == "account"
+    assert [window.name for window in codex.reported[0]] == ["5 h", "weekly"]
+    assert codex.reported[0][1].exhausted
+
+
+async def test_a_reply_without_quota_headers_reports_nothing(codex: Codex) -> None:
+    response, _ = text_reply()
+    codex.serve(response)
+    await codex.run(request())
+    assert codex.reported == []
+
+
+async def test_a_failing_quota_sink_does_not_fail_the_reply(codex: Codex, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(windows: Sequence[QuotaWindow]) -> None:
+        raise RuntimeError("sink broke")
+
+    codex.provider.context.report_quota = broken
+    response, _ = scripted_response(200, sse(streams.PLAIN_TEXT), headers=QUOTA_HEADERS)
+    codex.serve(response)
+    events = await codex.run(request())
+    assert isinstance(events[-1], MessageStop)
+    assert "reporting the quota windows failed" in caplog.text
+
+
+# -- named accounts ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:  # never used to send: these tests stay on disk
+        yield client
+
+
+def provider_for(http: httpx.AsyncClient, account: str, state_dir: Path, **settings: Any) -> CodexProvider:
+    context = ProviderContext(http, logging.getLogger("providers.codex"), state_dir, account=account)
+    return CodexProvider(CodexSettings(**settings), context)
+
+
+def test_a_named_account_keeps_its_login_in_its_state_folder(
+    http: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex-home"))
+    state = tmp_path / "state" / "codex" / "accounts" / "work"
+    assert provider_for(http, "work", state).auth_file.path == state / "auth.json"
+    default = provider_for(http, DEFAULT_ACCOUNT, tmp_path / "state" / "codex")
+    assert default.auth_file.path == tmp_path / "codex-home" / "auth.json"
+    given = tmp_path / "elsewhere" / "auth.json"
+    assert provider_for(http, "work", state, auth_file=given).auth_file.path == given
+
+
+async def test_login_for_a_named_account_writes_its_own_file(
+    http: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex-home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    access = jwt({"exp": int(time.time()) + 3600, "email": "work@example.com",
+                  "https://api.openai.com/auth": {"chatgpt_account_id": "acct-work", "chatgpt_plan_type": "pro"}})
+    source = default_opencode_path()
+    source.parent.mkdir(parents=True)
+    source.write_text(json.dumps(opencode_entry(access)))
+    state = tmp_path / "state" / "codex" / "accounts" / "work"
+    provider = provider_for(http, "work", state)
+    await provider.login(LoginOptions(import_from="opencode"), lambda line: None)
+    assert json.loads((state / "auth.json").read_text())["tokens"]["access_token"] == access
+    assert provider.credential_status().ok and str(state / "auth.json") in provider.credential_status().detail
+    assert not (tmp_path / "codex-home" / "auth.json").exists()

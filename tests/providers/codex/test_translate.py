@@ -1077,7 +1077,7 @@ CAPACITY = openai_error("Selected model is at capacity. Please try a different m
         (429, usage_limit(resets_at=1777936568), {}, RateLimited, ["3 h 51 min"]),
         (429, openai_error("Rate limit reached", kind=""), {"Retry-After": "20"}, RateLimited, ["20 s"]),
         (429, openai_error("Upgrade", kind="usage_not_included"), {}, PermissionDenied, ["does not include"]),
-        (429, CAPACITY, {}, Overloaded, ["capacity"]),
+        (429, CAPACITY, {}, RateLimited, ["capacity", "gpt-5.5"]),
         (500, openai_error("boom", kind="internal_error"), {}, UpstreamUnavailable, ["HTTP 500", "boom"]),
         (502, b"<html>bad gateway</html>", {}, UpstreamUnavailable, ["HTTP 502"]),
         (503, openai_error("busy", "server_is_overloaded", ""), {}, Overloaded, ["busy"]),
@@ -1116,3 +1116,40 @@ def test_the_json_type_decides_over_the_sse_event_name() -> None:
     state = ReplyState(ROUTE)
     events = [e for _, data in streams.PLAIN_TEXT for e in state.feed("message", data)]
     assert fold(events).content == (TextBlock("Hello, world!"),)
+
+
+# -- what a limit limits ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "scope", "wait"),
+    [
+        (429, usage_limit(resets_at=NOW + 100, resets_in_seconds=50), {}, "account", 100),  # resets_at first
+        (429, usage_limit(resets_at=NOW - 100, resets_in_seconds=50), {}, "account", 50),  # a past one: skew
+        (429, usage_limit(resets_in_seconds=60), {}, "account", 60),
+        (404, usage_limit(resets_in_seconds=60), {}, "account", 60),  # Codex reports quota as 404 too
+        (404, openai_error("You've hit your usage limit.", kind=""), {}, "account", None),
+        (429, openai_error("Rate limit reached", kind=""), {"Retry-After": "20"}, "account", 20),
+        (429, openai_error("Slow down", "rate_limit_exceeded", ""), {}, "account", None),
+        (429, CAPACITY, {}, "model", None),
+        (429, CAPACITY, {"retry-after": "30"}, "model", 30),
+    ],
+)
+def test_rate_limits_say_what_they_limit(
+    status: int, body: bytes, headers: dict[str, str], scope: str, wait: float | None
+) -> None:
+    error = error_from_http(status, body, headers, model="gpt-5.5", now=NOW)
+    assert isinstance(error, RateLimited), error.message
+    assert error.scope == scope and error.retry_after == wait and error.fallback
+
+
+def test_a_model_at_capacity_in_the_stream_limits_that_model() -> None:
+    failed = {"response": {"status": "failed", "error": {"code": "server_is_overloaded",
+              "message": "Selected model is at capacity. Please try a different model."}}}  # fmt: skip
+    error = failure_of(streams.numbered([*streams.opening(), ("response.failed", failed)]))
+    assert isinstance(error, RateLimited) and error.scope == "model" and "gpt-5.5" in error.message
+
+
+def test_a_usage_limit_in_the_stream_is_the_accounts() -> None:
+    error = failure_of(streams.USAGE_LIMIT)
+    assert isinstance(error, RateLimited) and error.scope == "account"

@@ -20,6 +20,7 @@ import respx
 from providers.kiro.provider import KiroProvider, KiroSettings
 from providers.kiro.tokens import iso_time
 from router.provider import ProviderContext
+from router.quota import QuotaWindow
 from router.route import Route
 from router.testing.harness import REPLY_TEXT, RETRY_AFTER, TOOL_INPUT, TOOL_NAME, Upstream
 from router.testing.scripted import Answer, HttpContractHarness
@@ -87,9 +88,10 @@ class KiroHarness(HttpContractHarness):
             settings.setdefault("token_file", self.token_path)
         self.mock = respx.Router(assert_all_called=False)
         self.http = httpx.AsyncClient(transport=httpx.MockTransport(self.mock.async_handler))
-        self.kiro = KiroProvider(
-            KiroSettings(**settings), ProviderContext(self.http, logging.getLogger("providers.kiro"), self.state_dir)
-        )
+        self.reported: list[list[QuotaWindow]] = []  # what the provider handed `report_quota`, call by call
+        context = ProviderContext(self.http, logging.getLogger("providers.kiro"), self.state_dir,
+                                  report_quota=lambda windows: self.reported.append(list(windows)))
+        self.kiro = KiroProvider(KiroSettings(**settings), context)
         self.chat = self.mock.post(re.compile(r"https?://(q\.|runtime\.|127\.0\.0\.1)"))
         self.models = self.mock.get(MODELS).mock(
             return_value=httpx.Response(200, json={"models": [model_entry("claude-sonnet-4.5", "Claude Sonnet 4.5",

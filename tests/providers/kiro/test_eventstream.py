@@ -523,7 +523,7 @@ def failure_of(stream: bytes, state: ReplyState | None = None) -> ProviderError:
             RateLimited,
             "monthly request limit",
         ),
-        (exception("ThrottlingException", "busy", "INSUFFICIENT_MODEL_CAPACITY"), Overloaded, "no capacity"),
+        (exception("ThrottlingException", "busy", "INSUFFICIENT_MODEL_CAPACITY"), RateLimited, "no capacity"),
         (
             exception(
                 "ServiceQuotaExceededException", "You have reached the limit.", "MONTHLY_REQUEST_COUNT"

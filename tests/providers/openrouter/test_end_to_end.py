@@ -335,12 +335,12 @@ def test_mid_stream_error_reaches_the_client_after_partial_text(deployment: Depl
     assert "Provider returned error" in error.body["error"]["message"]
 
 
-def test_out_of_credits_is_a_permission_error(deployment: Deployment) -> None:
+def test_out_of_credits_is_a_rate_limit_of_the_account(deployment: Deployment) -> None:
     deployment.fake.fail(402, "Insufficient credits. Add more using https://openrouter.ai/settings/credits")
-    with pytest.raises(anthropic.PermissionDeniedError) as caught:
+    with pytest.raises(anthropic.RateLimitError) as caught:
         deployment.sdk.messages.create(model=HAIKU, max_tokens=100, messages=[{"role": "user", "content": "hi"}])
-    assert caught.value.status_code == 403
-    assert "credits" in caught.value.message.lower()
+    assert caught.value.status_code == 429
+    assert "credits exhausted" in caught.value.message.lower()
 
 
 def test_rate_limit_carries_retry_after(deployment: Deployment) -> None:

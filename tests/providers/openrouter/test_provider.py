@@ -25,7 +25,7 @@ from router.anthropic.decode import parse_request
 from router.anthropic.signatures import encode_signature
 from router.server.config import parse_config
 from router.conversation import Request, Signature
-from router.errors import AuthError, ConfigError, Overloaded, PermissionDenied, ProviderError
+from router.errors import AuthError, ConfigError, Overloaded, ProviderError, RateLimited
 from router.errors import UpstreamRejected, UpstreamUnavailable
 from router.events import BlockStop, MessageStart, MessageStop, SignatureDelta, TextDelta, TextStart
 from router.events import ThinkingDelta, ThinkingStart
@@ -189,7 +189,7 @@ async def test_a_model_that_always_reasons_is_resent_without_turning_reasoning_o
     ("status", "message", "headers", "error", "words"),
     [
         (401, "No auth credentials found", {}, AuthError, "check providers.openrouter.api_key"),
-        (402, "Insufficient credits", {}, PermissionDenied, "out of credits"),
+        (402, "Insufficient credits", {}, RateLimited, "credits exhausted"),
         (503, "No allowed providers are available", {}, Overloaded, "no provider"),
         (400, "tools: invalid schema", {}, UpstreamRejected, "tools: invalid schema"),
     ],

@@ -32,6 +32,7 @@ from providers.openrouter.translate import (
     ReplyState,
     build_payload,
     error_from_http,
+    error_from_stream,
     merge_preferences,
     usage_from,
 )
@@ -715,7 +716,7 @@ def _error(status: int, message: str, **metadata: Any) -> bytes:
         (400, _error(400, "Reasoning is mandatory for this endpoint and cannot be disabled."), {},
          ReasoningMandatory, "reasoning"),
         (401, _error(401, "No auth credentials found"), {}, AuthError, "providers.openrouter.api_key"),
-        (402, _error(402, "Insufficient credits"), {}, PermissionDenied, "out of credits"),
+        (402, _error(402, "Insufficient credits"), {}, RateLimited, "credits exhausted"),
         (403, _error(403, "Input flagged", reasons=["violence"], flagged_input="bad words", provider_name="OpenAI"),
          {}, PermissionDenied, "flagged for violence"),
         (404, _error(404, "No endpoints found matching your data policy"), {}, ModelUnavailable, "cannot serve"),
@@ -730,7 +731,7 @@ def test_http_errors(status: int, body: bytes, headers: dict[str, str], error: t
     exc = error_from_http(status, body, headers, model=chunks.MODEL)
     assert type(exc) is error and words in exc.message
     assert exc.upstream_status == status and exc.provider == "openrouter"
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited) and status == 429:
         assert exc.retry_after == 12.0
     assert ModelUnavailable.fallback and not ReasoningMandatory.fallback
 
@@ -894,3 +895,22 @@ async def test_catalogue_caches_for_its_ttl_and_warns_on_failure() -> None:
     assert len(calls) == 2 and warnings and "RuntimeError" in warnings[0]
     empty = Catalogue(fetch, 100.0, warn=warnings.append)
     assert await empty.all() == ()
+
+
+# -- what a limit limits --------------------------------------------------------------------------------------
+
+
+def test_a_429_limits_the_model_and_a_402_the_account() -> None:
+    limited = error_from_http(429, _error(429, "Rate limit exceeded"), {"Retry-After": "12"}, model=chunks.MODEL)
+    assert isinstance(limited, RateLimited) and limited.scope == "model" and limited.retry_after == 12.0
+    assert chunks.MODEL in limited.message
+    broke = error_from_http(402, _error(402, "Insufficient credits"), {}, model=chunks.MODEL)
+    assert isinstance(broke, RateLimited) and broke.scope == "account" and broke.retry_after is None
+    assert broke.message.startswith("OpenRouter credits exhausted") and broke.fallback
+
+
+def test_limits_inside_the_stream_say_what_they_limit_too() -> None:
+    broke = error_from_stream({"code": 402, "message": "Insufficient credits"})
+    assert isinstance(broke, RateLimited) and broke.scope == "account"
+    limited = error_from_stream({"type": "rate_limit_error", "message": "slow down"})
+    assert isinstance(limited, RateLimited) and limited.scope == "model"
