@@ -345,9 +345,18 @@ def _with_provider(args: argparse.Namespace, action: Callable[[Provider[Any]], A
     async def run() -> int:
         runtime = Runtime(config, classes)
         try:
-            await action(runtime.account(args.provider, account))
-            if args.command == "logout" and account != DEFAULT_ACCOUNT:
-                shutil.rmtree(account_dir(state_dir(), args.provider, account), ignore_errors=True)
+            try:
+                await action(runtime.account(args.provider, account))
+            except NotImplementedError:
+                if args.command != "logout" or account == DEFAULT_ACCOUNT:
+                    raise  # a named account's stored state goes with its folder anyway
+            if account != DEFAULT_ACCOUNT:
+                folder = account_dir(state_dir(), args.provider, account)
+                if args.command == "logout":
+                    shutil.rmtree(folder, ignore_errors=True)
+                else:  # the folder is what makes the account part of the provider's pool
+                    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    _say(f"account '{account}' of {args.provider} stored; `router accounts` lists it")
         except NotImplementedError as exc:
             print(f"router: {exc}", file=sys.stderr)
             return 2

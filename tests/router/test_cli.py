@@ -111,3 +111,22 @@ def test_status_adds_plan_usage_where_a_provider_reports_it(config_file: Path, c
     out = capsys.readouterr().out
     assert "usage: 42 of 50 requests used this month" in out
     assert out.count("usage:") == 1  # the scripted provider reports none
+
+
+def test_a_named_login_joins_the_pool_until_logged_out(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["login", "scripted", "--account", "work", "--config", str(config_file)]) == 0
+    assert "account 'work' of scripted stored" in capsys.readouterr().out
+    assert cli.main(["accounts", "--config", str(config_file)]) == 0
+    listing = capsys.readouterr().out
+    assert "scripted/default" in listing and "scripted/work" in listing
+    assert cli.main(["check", "--config", str(config_file)]) == 0
+    assert "scripted     default, work  (strategy sticky)" in capsys.readouterr().out
+
+    assert cli.main(["logout", "scripted", "--account", "work", "--config", str(config_file)]) == 0
+    assert cli.main(["accounts", "--config", str(config_file)]) == 0
+    assert "scripted/work" not in capsys.readouterr().out
+
+
+def test_an_account_name_must_be_a_plain_label(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["login", "scripted", "--account", "../escape", "--config", str(config_file)]) == 2
+    assert "--account: expected a name" in capsys.readouterr().err
