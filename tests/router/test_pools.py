@@ -285,3 +285,24 @@ async def test_a_screenshot_and_a_long_prompt_take_their_lanes(make_router: Any,
         assert reply.status_code == 200, reply.text
     other = router.runtime.pools["other"].first.instance
     assert [route.model for _request, route in other.calls] == ["vision", "long"]  # type: ignore[attr-defined]
+
+
+async def test_a_full_rate_limit_window_cools_the_account_before_any_request_fails(
+    codex_pair: Any, make_router: Any
+) -> None:
+    home, work, providers = codex_pair
+    clock = Clock()
+    router = make_router(f"providers: {providers}\ndefault: {{use: codex/gpt-5.5}}", clock)
+    home.reply_headers = {
+        "x-codex-primary-used-percent": "100", "x-codex-primary-window-minutes": "300",
+        "x-codex-primary-reset-at": str(int(clock.now + 5400)),
+        "x-codex-secondary-used-percent": "41.5", "x-codex-secondary-window-minutes": "10080",
+    }
+    assert (await router.ask()).status_code == 200  # served, but the reply said the 5 h window is used up
+    assert (await router.ask()).status_code == 200
+    assert (len(home.requests), len(work.requests)) == (1, 1)
+
+    health = (await router.http.get("/health")).json()
+    state = next(entry for entry in health["accounts"] if entry["account"] == "home")
+    assert state["ok"] is False and state["cooling"][0]["seconds"] == 5400
+    assert {(w["window_minutes"], w["used_percent"]) for w in state["quota"]} == {(300, 100.0), (10080, 41.5)}

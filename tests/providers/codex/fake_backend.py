@@ -99,6 +99,8 @@ class FakeCodex:
     headers: list[dict[str, str]] = field(default_factory=list)
     refreshes: int = 0
     fail_next: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    reply_headers: dict[str, str] = field(default_factory=dict)
+    """Sent on every 200 reply, e.g. the `x-codex-primary-*` rate-limit headers."""
     models: list[dict[str, Any]] = field(default_factory=lambda: [
         {"slug": "gpt-5.5", "display_name": "GPT-5.5", "context_window": 272000,
          "supported_reasoning_levels": [{"effort": e} for e in ("low", "medium", "high", "xhigh")],
@@ -128,7 +130,8 @@ class FakeCodex:
         problem = check_request(body)
         if problem is not None:
             return JSONResponse(problem, 400)
-        return StreamingResponse(self._events(body, self.brain(body["input"])), media_type="text/event-stream")
+        return StreamingResponse(self._events(body, self.brain(body["input"])), media_type="text/event-stream",
+                                 headers=self.reply_headers)
 
     async def _events(self, body: dict[str, Any], items: list[Item]) -> AsyncIterator[bytes]:
         sequence = iter(range(1_000_000))
