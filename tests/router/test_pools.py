@@ -306,3 +306,18 @@ async def test_a_full_rate_limit_window_cools_the_account_before_any_request_fai
     state = next(entry for entry in health["accounts"] if entry["account"] == "home")
     assert state["ok"] is False and state["cooling"][0]["seconds"] == 5400
     assert {(w["window_minutes"], w["used_percent"]) for w in state["quota"]} == {(300, 100.0), (10080, 41.5)}
+
+
+async def test_the_access_log_names_the_account_never_a_secret(
+    codex_pair: Any, make_router: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    home, work, providers = codex_pair
+    router = make_router(f"providers: {providers}\ndefault: {{use: codex/gpt-5.5}}", Clock())
+    home.fail_next.append(usage_limit(600))
+    with caplog.at_level("INFO", logger="router.access"):
+        assert (await router.ask()).status_code == 200
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "router.access"]
+    assert "account=work" in line and "status=200" in line
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for fake in (home, work):
+        assert fake.tokens["access_token"] not in logged and fake.tokens["refresh_token"] not in logged
