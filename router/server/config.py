@@ -138,7 +138,7 @@ class Config:
     source: Path | None
     missing_providers: tuple[str, ...] = ()
     pools: Mapping[str, PoolConfig] = field(default_factory=dict)
-    """Each enabled provider's accounts and strategy; `providers` holds the default account's settings."""
+    """Each enabled provider's accounts and strategy; `providers` holds the settings of each one's first account."""
 
 
 # ---------------------------------------------------------------- finding and loading the file
@@ -273,9 +273,11 @@ class _Parser:
             if cls is None:
                 raise ConfigError(path, f"unknown provider '{name}'", self._known_hint(str(name)))
             body = dict(as_mapping(section, path))
-            pool = {key: body.pop(key) for key in POOL_KEYS if key in body}
-            self.providers[name] = build_settings(cls.Settings, body, path)
-            self.pools[name] = self._pool(cls, str(name), body, pool, path)
+            keys = {key: body.pop(key) for key in POOL_KEYS if key in body}
+            pool = self._pool(cls, str(name), body, keys, path)
+            # with accounts listed, the section holds what they share and need not be complete alone
+            first = pool.accounts[0].settings if pool.accounts else build_settings(cls.Settings, body, path)
+            self.providers[name], self.pools[name] = first, pool
 
     def _pool(
         self, cls: type[Provider[Any]], name: str, base: Mapping[str, Any], pool: Mapping[str, Any], path: str

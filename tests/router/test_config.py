@@ -793,3 +793,55 @@ def test_find_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_find_config_env_override_returned_even_if_missing(tmp_path: Path) -> None:
     missing = tmp_path / "missing.yaml"
     assert find_config({"SWITCHYARD_CONFIG": str(missing)}) == missing
+
+
+# ---------------------------------------------------------------- accounts and strategies
+
+
+def test_listed_accounts_merge_their_settings_over_a_section_that_need_not_be_complete() -> None:
+    config = parse({
+        "providers": {"openrouter": {"accounts": {"personal": {"api_key": "k1"}, "team": {"api_key": "k2"}},
+                                     "strategy": "fill-first"}},
+        "default": {"use": "openrouter/x"},
+    }, env={})
+    pool = config.pools["openrouter"]
+    assert [(a.name, a.settings.api_key) for a in pool.accounts or ()] == [("personal", "k1"), ("team", "k2")]
+    assert pool.strategy == "fill-first"
+    assert config.providers["openrouter"].api_key == "k1"  # the first account stands for the provider
+
+
+def test_without_accounts_the_pool_is_left_to_discovery_and_sticky() -> None:
+    config = parse({"providers": {"codex": {}}, "default": {"use": "codex/x"}})
+    assert config.pools["codex"].accounts is None and config.pools["codex"].strategy == "sticky"
+    assert [a.name for a in parse({"providers": {"codex": {"accounts": ["default", "work"]}}}).pools["codex"].accounts
+            or ()] == ["default", "work"]
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"accounts": {"team": {}}}, "providers.openrouter.accounts.team.api_key: required"),
+        ({"api_key": "k", "accounts": ["a", "a"]}, "providers.openrouter.accounts: lists an account twice"),
+        ({"api_key": "k", "accounts": []}, "providers.openrouter.accounts: must name at least one account"),
+        ({"api_key": "k", "accounts": ["../up"]}, "providers.openrouter.accounts[0]: expected an account name"),
+        ({"api_key": "k", "accounts": {"default": {"api_key": "x"}}},
+         "providers.openrouter.accounts.default: takes no settings"),
+        ({"api_key": "k", "accounts": {"a": {"strategy": "fill-first"}}},
+         "providers.openrouter.accounts.a.strategy: not allowed inside an account"),
+        ({"api_key": "k", "accounts": "a"}, "providers.openrouter.accounts: expected a list of names or a mapping"),
+        ({"api_key": "k", "strategy": "round_robin"},
+         "providers.openrouter.strategy: unknown strategy 'round_robin' (did you mean 'round-robin'?)"),
+    ],
+)
+def test_account_mistakes_name_their_place(section: dict[str, Any], message: str) -> None:
+    assert str(error({"providers": {"openrouter": section}}, env={})).startswith(message)
+
+
+def test_a_rule_limits_accounts_only_of_its_own_providers() -> None:
+    rule = parse({"routes": [{"when": {"tier": "opus"}, "use": "codex/a", "fallback": ["kiro/b"],
+                              "accounts": {"codex": ["work"], "kiro": "x"}, "strategy": "round-robin"}]}).routes[0]
+    assert rule.accounts == {"codex": ("work",), "kiro": ("x",)} and rule.strategy == "round-robin"
+    assert parse({"routes": [{"when": {"tier": "opus"}, "use": "codex/a", "accounts": ["work"]}]}).routes[0].accounts \
+        == {"codex": ("work",)}
+    assert str(error({"routes": [{"when": {"tier": "opus"}, "use": "codex/a", "accounts": {"kiro": ["x"]}}]})) \
+        .startswith("routes[0].accounts.kiro: not a provider of this rule (providers here: codex)")

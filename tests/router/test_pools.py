@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from providers.codex.provider import CodexProvider
-from router.errors import RateLimited
+from router.errors import ConfigError, RateLimited
 from router.server.app import create_app
 from router.server.config import parse_config
 from router.server.cooldowns import MemoryStore, SqliteStore, Store
@@ -321,3 +321,9 @@ async def test_the_access_log_names_the_account_never_a_secret(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     for fake in (home, work):
         assert fake.tokens["access_token"] not in logged and fake.tokens["refresh_token"] not in logged
+
+
+def test_a_rule_naming_an_account_the_pool_lacks_stops_the_start() -> None:
+    text = SCRIPTED_PAIR.replace("default: {use: scripted/m}", "routes:\n  - {when: {tier: opus}, use: scripted/m, accounts: [c]}")
+    with pytest.raises(ConfigError, match=r"routes\[0\]\.accounts\.scripted: no account 'c' \(accounts of scripted: a, b\)"):
+        Runtime(parse_config(yaml.safe_load(text), CLASSES, env={}), CLASSES, store=MemoryStore())
