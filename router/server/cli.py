@@ -138,12 +138,8 @@ def banner(config: Config, runtime: Runtime, origin: str, out: TextIO) -> None:
 def _account_lines(runtime: Runtime, out: TextIO, *, only_interesting: bool = False) -> None:
     """One line per account (state, last quota figures); the banner shows them only for pools or trouble."""
     now = runtime.clock()
-    states = runtime.account_states()
-    counts: dict[str, int] = {}
-    for state in states:
-        counts[state.provider] = counts.get(state.provider, 0) + 1
-    for state in states:
-        if only_interesting and counts[state.provider] < 2 and not state.cooling:
+    for state in runtime.account_states():
+        if only_interesting and len(runtime.pools[state.provider].accounts) < 2 and not state.cooling:
             continue
         print(f"  {state.provider + '/' + state.account:<24} {state.summary(now)}", file=out)
         for window in state.quotas:

@@ -13,8 +13,7 @@ import asyncio
 import logging
 import math
 import sys
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from router.conversation import Request, drop_foreign_signatures
@@ -59,9 +58,7 @@ class Dispatcher:
         retries: int = 2,
         backoff: float = 0.5,
         missing: Mapping[str, str] | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.clock = clock
         self.pools = pools
         self.cooldowns = cooldowns
         self.sessions = sessions if sessions is not None else Sessions()
@@ -124,14 +121,14 @@ class Dispatcher:
         cooldown = self.cooldowns.strike(
             route.provider, account.name, model, retry_after=exc.retry_after, reason=exc.message
         )
-        wait = describe_wait(max(0.0, cooldown.until - self.clock()))
+        wait = describe_wait(max(0.0, cooldown.until - self.cooldowns.clock()))
         what = f"{route.provider} account {account.name}" + (f" ({model})" if model else "")
         log.warning("%s is on cooldown for %s: %s", what, wait, exc.message)
         return cooldown
 
     def _all_dry(self, dry: list[tuple[Route, Cooldown]]) -> RateLimited:
         """One 429 for the client: each target, why it is dry and when it resets; retry after the earliest."""
-        now = self.clock()
+        now = self.cooldowns.clock()
         parts = []
         for route, cooldown in dry:
             wait = describe_wait(max(0.0, cooldown.until - now))

@@ -191,8 +191,7 @@ class Runtime:
         self._check_rule_accounts()
         missing = {name: _missing_message(name) for name in config.missing_providers}
         self.dispatcher = Dispatcher(
-            self.pools, self.cooldowns, sessions=self.sessions, retries=server.retries, missing=missing,
-            clock=clock,
+            self.pools, self.cooldowns, sessions=self.sessions, retries=server.retries, missing=missing
         )
         self.lifecycle = Lifecycle(server.shutdown_grace)
 
