@@ -62,7 +62,7 @@ Say = Callable[[str], None]
 
 
 QuotaSink = Callable[[Sequence[QuotaWindow]], None]
-"""Where a provider reports the quota figures it saw (`ProviderContext.report_quota`)."""
+"""Where a provider reports the quota figures it saw (`ProviderContext.report_quota`); it never raises."""
 
 
 def _ignore_quota(windows: Sequence[QuotaWindow]) -> None:

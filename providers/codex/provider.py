@@ -156,14 +156,10 @@ class CodexProvider(Provider[CodexSettings]):
         return response
 
     def _report_quota(self, headers: httpx.Headers) -> None:
-        """Hand the reply's quota windows to the router; a failing sink is logged, never fails the turn."""
+        """Hand the reply's quota windows to the router (whose sink never raises)."""
         windows = quota_windows(headers, time.time())
-        if not windows:
-            return
-        try:
+        if windows:
             self.context.report_quota(windows)
-        except Exception:  # noqa: BLE001 -- the figures are a by-product of the reply
-            self.log.exception("codex: reporting the quota windows failed")
 
     def _headers(self, credentials: Credentials, accept: str) -> dict[str, str]:
         return {**self.identity, "authorization": f"Bearer {credentials.access_token}",

@@ -218,14 +218,10 @@ class KiroProvider(Provider[KiroSettings]):
         return self.usage
 
     def _report_quota(self, document: Any) -> None:
-        """Hand the plan's credits to the router; a failing sink is logged, never fails the check."""
+        """Hand the plan's credits to the router (whose sink never raises)."""
         windows = usage_windows(document)
-        if not windows:
-            return
-        try:
+        if windows:
             self.context.report_quota(windows)
-        except Exception:  # noqa: BLE001 -- the figures only inform the router
-            self.log.exception("kiro: reporting the quota windows failed")
 
     async def usage_report(self) -> str | None:
         """For `router status`: the plan's usage from getUsageLimits, when Kiro answers it."""

@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=status_command)
 
     accounts = commands.add_parser("accounts", help="list every provider's accounts: ok, or cooling down until when")
+    accounts.add_argument("--clear", metavar="PROVIDER",
+                          help="lift the cooldowns of PROVIDER's accounts (e.g. after buying credits); "
+                               "a running router follows within a second")
+    accounts.add_argument("--account", metavar="NAME", help="with --clear: only this account")
     _config_option(accounts)
     accounts.set_defaults(handler=accounts_command)
     return parser
@@ -303,10 +307,33 @@ def accounts_command(args: argparse.Namespace) -> int:
     runtime = Runtime(config, classes)
     try:
         print(origin)
+        if args.clear is not None and not _clear(runtime, args.clear, args.account):
+            return 2
         _account_lines(runtime, sys.stdout)
         return 0 if all(state.credentials.ok for state in runtime.account_states()) else 1
     finally:
         asyncio.run(runtime.aclose())
+
+
+def _clear(runtime: Runtime, provider: str, account: str | None) -> bool:
+    """Lift the cooldowns `router accounts --clear` names; False (with why on stderr) if it names nothing."""
+    pool = runtime.pools.get(provider)
+    if pool is None:
+        print(f"router: no provider '{provider}' is configured (configured: {', '.join(runtime.pools) or 'none'})",
+              file=sys.stderr)
+        return False
+    names = [a.name for a in pool.accounts]
+    if account is not None and account not in names:
+        print(f"router: {provider} has no account '{account}' (accounts: {', '.join(names)})", file=sys.stderr)
+        return False
+    lifted = runtime.cooldowns.lift(provider, account)
+    which = f"{provider}/{account}" if account is not None else f"every {provider} account"
+    if not lifted:
+        print(f"nothing to clear: {which} was not cooling down")
+    for cooldown in lifted:
+        model = f" ({cooldown.model})" if cooldown.model else ""
+        print(f"cleared {cooldown.provider}/{cooldown.account}{model}: was cooling: {cooldown.reason}")
+    return True
 
 
 def login_command(args: argparse.Namespace) -> int:

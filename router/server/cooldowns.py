@@ -45,6 +45,9 @@ QUOTA_SAVE_INTERVAL = 30.0
 """How often, at most, unchanged-looking quota figures are written (they arrive on every reply)."""
 RESET_MOVED = 60.0
 """How far a reset time must move to count as a change; resets derived from "in N s" jitter by a second."""
+SYNC_INTERVAL = 1.0
+"""Seconds between checks for cooldowns written by another process (`router accounts --clear`)."""
+
 MAX_SESSIONS = 10_000
 """Sticky sessions kept in the state file (the most recently seen ones)."""
 SESSION_TTL = 7 * 86400.0
@@ -110,6 +113,10 @@ class Store(Protocol):
         """Sticky sessions seen recently enough, each with its (provider, account)."""
         ...
 
+    def changed(self) -> bool:
+        """Whether another process wrote to the store since the last call (the cue to `load` again)."""
+        ...
+
     def close(self) -> None:
         """Release the store; later calls do nothing."""
         ...
@@ -154,6 +161,9 @@ class MemoryStore:
     def load_sessions(self) -> dict[str, tuple[str, str]]:
         self._prune_sessions()
         return {session: (provider, account) for session, (provider, account, _) in self._sessions.items()}
+
+    def changed(self) -> bool:
+        return False  # nobody else can write to it
 
     def close(self) -> None:
         pass
@@ -209,6 +219,8 @@ class SqliteStore:
         self._saves = 0
         self._failing = False
         self._conn: sqlite3.Connection | None = self._open()
+        self._data_version: int | None = None
+        self.changed()  # from here on, another process's commit shows as a change
 
     # -- Store ---------------------------------------------------------------------------------------
 
@@ -258,6 +270,14 @@ class SqliteStore:
             return {str(session): (str(provider), str(account)) for session, provider, account in rows}
 
         return self._run("load sessions", read, {})
+
+    def changed(self) -> bool:
+        def read(conn: sqlite3.Connection) -> bool:
+            version = int(conn.execute("PRAGMA data_version").fetchone()[0])  # moves on others' commits only
+            seen, self._data_version = self._data_version, version
+            return seen is not None and version != seen
+
+        return self._run("check for changes", read, False)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -445,8 +465,10 @@ class Cooldowns:
         self._quotas: dict[Account, QuotaSeen] = {}
         self._saved: dict[Account, tuple[dict[str, QuotaWindow], float]] = {}
         self._from_quota: dict[Account, frozenset[str]] = {}
+        self._backed: set[Account] = set()  # strikes adopted by a quota report: never shortened by one
         cooldowns, quotas = store.load()
         now = clock()
+        self._synced = now
         for cooldown in cooldowns:
             if cooldown.until > now:
                 self._active[cooldown.target] = cooldown
@@ -461,9 +483,11 @@ class Cooldowns:
 
         Both the account-wide cooldown and the one for `model` apply; the later-ending one is returned.
         """
+        now = self.clock()
+        if now - self._synced >= SYNC_INTERVAL:
+            self._sync(now)
         if not self._active:
             return None
-        now = self.clock()
         found = self._live((provider, account, None), now)
         if model is not None:
             scoped = self._live((provider, account, model), now)
@@ -497,7 +521,7 @@ class Cooldowns:
             return current
         self._strikes[target] = strikes
         if model is None:
-            self._from_quota.pop((provider, account), None)
+            self._forget_quota((provider, account))
         return self._set(Cooldown(provider, account, model, until, reason, strikes))
 
     def succeeded(self, provider: str, account: str, model: str | None) -> None:
@@ -530,9 +554,19 @@ class Cooldowns:
         target = (provider, account, model)
         self._strikes.pop(target, None)
         if model is None:
-            self._from_quota.pop((provider, account), None)
+            self._forget_quota((provider, account))
         if self._active.pop(target, None) is not None:
             self._store.clear_cooldown(provider, account, model)
+
+    def lift(self, provider: str, account: str | None = None) -> list[Cooldown]:
+        """Lift every cooldown and strike of the provider's accounts (or of `account` only), model
+        cooldowns included; returns the cooldowns that were in force (`router accounts --clear`)."""
+        lifted = [c for c in self.snapshot() if c.provider == provider and account in (None, c.account)]
+        for cooldown in lifted:
+            self.clear(cooldown.provider, cooldown.account, cooldown.model)
+        for target in [t for t in self._strikes if t[0] == provider and account in (None, t[1])]:
+            del self._strikes[target]
+        return lifted
 
     def quotas(self) -> dict[Account, QuotaSeen]:
         """The last quota windows reported per (provider, account), with when they were seen."""
@@ -541,6 +575,7 @@ class Cooldowns:
     def snapshot(self) -> list[Cooldown]:
         """Every cooldown in force now, ordered by provider, account and model."""
         now = self.clock()
+        self._sync(now)
         live = [cooldown for target in list(self._active) if (cooldown := self._live(target, now)) is not None]
         return sorted(live, key=lambda c: (c.provider, c.account, c.model or ""))
 
@@ -572,9 +607,28 @@ class Cooldowns:
             return cooldown
         del self._active[target]
         if target[2] is None:
-            self._from_quota.pop((target[0], target[1]), None)
+            self._forget_quota((target[0], target[1]))
         self._store.clear_cooldown(*target)
         return None
+
+    def _sync(self, now: float) -> None:
+        """Take in what another process wrote to the store: a cooldown `router accounts --clear`
+        lifted is lifted here too, and one another router sharing the store set applies here."""
+        self._synced = now
+        if not self._store.changed():
+            return
+        cooldowns, _ = self._store.load()
+        stored = {c.target: c for c in cooldowns if c.until > now}
+        for target in [t for t in self._active if t not in stored]:
+            del self._active[target]
+            self._strikes.pop(target, None)
+            if target[2] is None:
+                self._forget_quota((target[0], target[1]))
+        self._active.update(stored)
+
+    def _forget_quota(self, key: Account) -> None:
+        self._from_quota.pop(key, None)
+        self._backed.discard(key)
 
     def _set(self, cooldown: Cooldown) -> Cooldown:
         self._active[cooldown.target] = cooldown
@@ -592,20 +646,26 @@ class Cooldowns:
             if current is not None and causes is not None:
                 reported = {w.name for w in windows if not w.exhausted}
                 if causes <= reported:
-                    del self._active[target], self._from_quota[key]
+                    del self._active[target]
+                    self._forget_quota(key)
                     self._store.clear_cooldown(provider, account, None)
             return
         last = max(used_up, key=lambda w: w.resets_at or 0.0)
         until = min(last.resets_at or now, now + MAX_RETRY_AFTER)
         if current is not None:
             if key in self._from_quota:
-                if abs(current.until - until) <= MIN_RETRY_AFTER:
+                if abs(current.until - until) <= MIN_RETRY_AFTER or current.until > until and key in self._backed:
                     return
             elif current.until >= until:
+                # a longer strike the figures now explain (Kiro's 402 until the month's end): it stays,
+                # but becomes the quota's to lift once these windows are free again (credits bought)
+                self._from_quota[key] = frozenset(w.name for w in used_up)
+                self._backed.add(key)
                 return
         percent = f" ({last.used_percent:.0f}%)" if last.used_percent is not None else ""
         reason = f"{last.name} limit used up{percent}"
         self._from_quota[key] = frozenset(w.name for w in used_up)
+        self._backed.discard(key)
         self._set(Cooldown(provider, account, None, until, reason, self._strikes.get(target, 0)))
 
 

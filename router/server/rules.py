@@ -8,6 +8,8 @@ upstream directly as `provider/model[:effort]`.
 
 from __future__ import annotations
 
+import itertools
+
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -114,7 +116,8 @@ class Rules:
                 if request is None:
                     continue
                 shape = shape or Shape.of(request, body_size)
-                if not rule.conditions.matches(shape, self._long_context(index, model, tier)):
+                threshold = self._long_context(index, model, tier) if rule.conditions.long_context is not None else 0
+                if not rule.conditions.matches(shape, threshold):
                     continue
             return _resolution(entry, model, tier)
         if tier is not None and self._default is not None:
@@ -128,8 +131,8 @@ class Rules:
         """The `long_context` threshold of rule `index`: the context window of the model that would
         serve were the lane not taken (the next plain rule that matches, else the default), when the
         provider has said it, else `server.long_context_tokens`."""
-        after = [entry for entry in self._routes[index + 1 :] if entry[0].conditions.empty]
-        entry = next((e for e in after if _matches(e[0], model, tier)), None)
+        later = itertools.islice(self._routes, index + 1, None)
+        entry = next((e for e in later if e[0].conditions.empty and _matches(e[0], model, tier)), None)
         if entry is None and tier is not None:
             entry = self._default
         if entry is not None:

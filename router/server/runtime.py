@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import os
 import time
@@ -22,17 +21,21 @@ import httpx
 
 from router.transport.support import FAST, upstream_transport
 from router.errors import ConfigError
-from router.provider import DEFAULT_ACCOUNT, CredentialStatus, ModelInfo, Provider, ProviderContext
+from router.provider import DEFAULT_ACCOUNT, CredentialStatus, ModelInfo, Provider, ProviderContext, QuotaSink
 from router.quota import QuotaWindow
 from router.server.accounts import Account, Pool, Sessions
 from router.server.config import ACCOUNT_NAME, AccountSpec, Config, PoolConfig
 from router.server.cooldowns import Cooldown, Cooldowns, SqliteStore, Store, state_file
 from router.server.dispatch import Dispatcher
 from router.server.rules import Rules
+from router.server.yamllines import located
 from router.toolkit.failures import describe_wait
 
 USER_AGENT = "switchyard-router"
 MODEL_LIST_TIMEOUT = 5.0
+
+
+log = logging.getLogger("router")
 
 
 def state_dir() -> Path:
@@ -183,7 +186,7 @@ class Runtime:
             logger = logging.getLogger(f"providers.{name}")
             accounts = []
             for spec in account_specs(pool_config, settings, root):
-                report = functools.partial(self.cooldowns.report_quota, name, spec.name)
+                report = self._quota_sink(name, spec.name)
                 context = ProviderContext(http, logger, account_dir(root, name, spec.name), spec.name, report)
                 accounts.append(Account(name, spec.name, classes[name](spec.settings, context)))
             self.pools[name] = Pool(name, accounts, pool_config.strategy)
@@ -195,6 +198,17 @@ class Runtime:
         )
         self.lifecycle = Lifecycle(server.shutdown_grace)
 
+    def _quota_sink(self, provider: str, account: str) -> QuotaSink:
+        """The account's `report_quota`: never raises, so a provider need not guard the call."""
+
+        def report(windows: Sequence[QuotaWindow]) -> None:
+            try:
+                self.cooldowns.report_quota(provider, account, windows)
+            except Exception:  # noqa: BLE001 -- quota figures inform routing; they must not fail a reply
+                log.exception("recording the quota figures of %s/%s failed", provider, account)
+
+        return report
+
     def account(self, provider: str, name: str) -> Provider[Any]:
         """The instance serving account `name` of `provider`; built (for `router login --account`)
         when the account is not in the pool yet, with the pool's shared HTTP client."""
@@ -205,7 +219,7 @@ class Runtime:
         first = pool.first.instance
         context = dataclasses.replace(
             first.context, state_dir=account_dir(state_dir(), provider, name), account=name,
-            report_quota=functools.partial(self.cooldowns.report_quota, provider, name),
+            report_quota=self._quota_sink(provider, name),
         )
         instance = type(first)(self.config.providers[provider], context)
         self._extra.append(instance)
@@ -218,10 +232,22 @@ class Runtime:
                 pool = self.pools.get(provider)
                 unknown = [name for name in names if pool is not None and pool.get(name) is None]
                 if pool is not None and unknown:
-                    raise ConfigError(
+                    raise self._located(ConfigError(
                         f"{where}.accounts.{provider}", f"no account '{unknown[0]}'",
                         f"accounts of {provider}: {', '.join(pool.names)}",
-                    )
+                    ))
+
+    def _located(self, error: ConfigError) -> ConfigError:
+        """`error` with the config file's line, like the parser's own (stored accounts are only
+        known here, so this check cannot run while parsing)."""
+        source = self.config.source
+        if source is None:
+            return error
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return error
+        return located(error, str(source), text)
 
     def _session_moved(self, key: str, provider: str, account: str) -> None:
         self.store.save_session(key, provider, account, self.clock())

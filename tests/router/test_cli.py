@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from router.server import cli
+from router.server.cooldowns import Cooldowns, SqliteStore, state_file
+from router.server.runtime import state_dir
 from router.server.plugins import make_plugin_manager
 from tests.conftest import CONFIG
 from tests.support import scripted
@@ -130,3 +132,43 @@ def test_a_named_login_joins_the_pool_until_logged_out(config_file: Path, capsys
 def test_an_account_name_must_be_a_plain_label(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["login", "scripted", "--account", "../escape", "--config", str(config_file)]) == 2
     assert "--account: expected a name" in capsys.readouterr().err
+
+
+def test_accounts_clear_lifts_a_cooldown_a_running_router_would_follow(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = SqliteStore(state_file(state_dir()))
+    serving = Cooldowns(store)  # as the serving router holds it
+    serving.strike("scripted", "default", None, retry_after=20 * 86400, reason="monthly credits used up")
+    serving.strike("scripted", "default", "big-model", retry_after=600, reason="no capacity")
+    assert cli.main(["accounts", "--config", str(config_file)]) == 0
+    assert "cooling" in capsys.readouterr().out
+
+    assert cli.main(["accounts", "--clear", "scripted", "--config", str(config_file)]) == 0
+    out = capsys.readouterr().out
+    assert "cleared scripted/default: was cooling: monthly credits used up" in out
+    assert "cleared scripted/default (big-model): was cooling: no capacity" in out
+    assert "cooling" not in out.split("no capacity", 1)[1]  # the listing that follows shows it ok
+    assert store.load()[0] == []
+    assert serving.snapshot() == []  # the other process follows the shared state file
+
+    assert cli.main(["accounts", "--clear", "scripted", "--account", "default", "--config", str(config_file)]) == 0
+    assert "nothing to clear: scripted/default was not cooling down" in capsys.readouterr().out
+    store.close()
+
+
+def test_accounts_clear_names_what_it_could_not_find(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["accounts", "--clear", "nosuch", "--config", str(config_file)]) == 2
+    assert "no provider 'nosuch' is configured (configured: " in capsys.readouterr().err
+    assert cli.main(["accounts", "--clear", "scripted", "--account", "work", "--config", str(config_file)]) == 2
+    assert "scripted has no account 'work' (accounts: default)" in capsys.readouterr().err
+
+
+def test_a_rule_naming_a_missing_account_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.replace("routes:", "routes:\n  - when: {tier: haiku}\n    use: scripted/small\n"
+                                   "    accounts: [work]", 1))
+    assert cli.main(["check", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    line = path.read_text().splitlines().index("    accounts: [work]") + 1
+    assert f"{path}:{line}:" in err and "no account 'work'" in err and "accounts of scripted: default" in err

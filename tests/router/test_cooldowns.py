@@ -66,6 +66,9 @@ class Recording:
     def load_sessions(self) -> dict[str, tuple[str, str]]:
         return self.inner.load_sessions()
 
+    def changed(self) -> bool:
+        return self.inner.changed()
+
     def close(self) -> None:
         self.inner.close()
 
@@ -290,8 +293,34 @@ def test_a_quota_does_not_shorten_a_longer_strike(clock: Clock) -> None:
     strike = cools.strike("codex", "a", None, retry_after=7200, reason="usage limit")
     cools.report_quota("codex", "a", [window(resets_in=3600)])
     assert cools.cooling("codex", "a", None) == strike
-    cools.report_quota("codex", "a", [window(used=10.0)])  # not the quota's cooldown to lift
+    cools.report_quota("codex", "a", [window(resets_in=1800)])
     assert cools.cooling("codex", "a", None) == strike
+    cools.report_quota("codex", "a", [window(resets_in=9000)])  # a later reset does extend it
+    cooldown = cools.cooling("codex", "a", None)
+    assert cooldown is not None and cooldown.until == NOW + 9000
+
+
+def test_a_throttle_is_not_lifted_by_figures_that_never_explained_it(clock: Clock) -> None:
+    cools, _ = cooldowns(clock)
+    strike = cools.strike("kiro", "a", None, retry_after=None, reason="throttled")
+    cools.report_quota("kiro", "a", [window(used=10.0)])  # credits fine: the throttle was about pace
+    assert cools.cooling("kiro", "a", None) == strike
+
+
+def test_a_strike_the_figures_explained_lifts_once_they_show_credits_again(clock: Clock) -> None:
+    """Kiro's 402 cools the account until the month's end; bought credits must end that early."""
+    cools, recording = cooldowns(clock)
+    strike = cools.strike("kiro", "a", None, retry_after=20 * 86400, reason="monthly credits used up")
+    cools.report_quota("kiro", "a", [window("monthly", 100.0, 20 * 86400)])
+    assert cools.cooling("kiro", "a", None) == strike
+    cools.report_quota("kiro", "a", [window("other", 5.0)])  # says nothing about the monthly window
+    assert cools.cooling("kiro", "a", None) == strike
+    cools.report_quota("kiro", "a", [window("monthly", 12.0, 20 * 86400)])
+    assert cools.cooling("kiro", "a", None) is None
+    assert "clear_cooldown" in recording.writes  # the lift reaches the store too
+    again = cools.strike("kiro", "a", None, retry_after=None, reason="throttled")
+    cools.report_quota("kiro", "a", [window("monthly", 12.0, 20 * 86400)])  # a new strike is its own
+    assert cools.cooling("kiro", "a", None) == again
 
 
 def test_a_quota_cooldown_follows_its_reset_and_lifts_once_the_window_is_free(clock: Clock) -> None:
@@ -351,6 +380,32 @@ def test_a_restart_keeps_cooldowns_in_force_and_drops_expired_ones(open_store: O
     assert restarted.cooling("kiro", "c", None) is None
     stored, _ = open_store().load()
     assert sorted(c.account for c in stored) == ["a", "b"]
+
+
+def test_a_second_process_sees_cooldowns_set_and_cleared_by_the_first(tmp_path: Path, clock: Clock) -> None:
+    """`router accounts --clear` runs in its own process: the serving router must follow it."""
+    path = state_file(tmp_path / "state")
+    serving = Cooldowns(SqliteStore(path, clock=clock), clock=clock)
+    cooling = serving.strike("codex", "a", None, retry_after=3600, reason="usage limit")
+    other = Cooldowns(SqliteStore(path, clock=clock), clock=clock)
+    assert other.cooling("codex", "a", None) == cooling  # read at start
+
+    other.clear("codex", "a")
+    shared = other.strike("kiro", "b", None, retry_after=600, reason="throttled")
+    assert serving.cooling("codex", "a", None) == cooling  # not looked again before the interval
+    clock.now += module.SYNC_INTERVAL
+    assert serving.cooling("codex", "a", None) is None
+    assert serving.cooling("kiro", "b", None) == shared
+    assert serving.strike("codex", "a", None, retry_after=None, reason="x").strikes == 1  # strikes went too
+
+    clock.now += module.SYNC_INTERVAL
+    assert other.snapshot()[0].account == "a"  # and back the other way, at once for the listing
+
+
+def test_a_memory_store_never_reports_changes(clock: Clock) -> None:
+    store = MemoryStore(clock=clock)
+    store.save_cooldown(Cooldown("codex", "a", None, NOW + 60, "x", 1))
+    assert store.changed() is False
 
 
 def test_strikes_of_a_cooldown_in_force_survive_a_restart(open_store: Opener, clock: Clock) -> None:

@@ -308,6 +308,22 @@ async def test_a_full_rate_limit_window_cools_the_account_before_any_request_fai
     assert {(w["window_minutes"], w["used_percent"]) for w in state["quota"]} == {(300, 100.0), (10080, 41.5)}
 
 
+async def test_a_failing_quota_record_fails_no_reply(
+    codex_pair: Any, make_router: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sink a provider is given never raises, so no provider needs to guard the call."""
+    home, _, providers = codex_pair
+    router = make_router(f"providers: {providers}\ndefault: {{use: codex/gpt-5.5}}", Clock())
+    home.reply_headers = {"x-codex-primary-used-percent": "12", "x-codex-primary-window-minutes": "300"}
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("store broke")
+
+    monkeypatch.setattr(router.runtime.cooldowns, "report_quota", broken)
+    assert (await router.ask()).status_code == 200
+    assert "recording the quota figures of codex/home failed" in caplog.text
+
+
 async def test_the_access_log_names_the_account_never_a_secret(
     codex_pair: Any, make_router: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

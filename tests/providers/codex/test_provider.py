@@ -681,18 +681,6 @@ async def test_a_reply_without_quota_headers_reports_nothing(codex: Codex) -> No
     assert codex.reported == []
 
 
-async def test_a_failing_quota_sink_does_not_fail_the_reply(codex: Codex, caplog: pytest.LogCaptureFixture) -> None:
-    def broken(windows: Sequence[QuotaWindow]) -> None:
-        raise RuntimeError("sink broke")
-
-    codex.provider.context.report_quota = broken
-    response, _ = scripted_response(200, sse(streams.PLAIN_TEXT), headers=QUOTA_HEADERS)
-    codex.serve(response)
-    events = await codex.run(request())
-    assert isinstance(events[-1], MessageStop)
-    assert "reporting the quota windows failed" in caplog.text
-
-
 # -- named accounts ------------------------------------------------------------------------------------------
 
 
