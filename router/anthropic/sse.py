@@ -136,14 +136,19 @@ class EventStreamResponse:
         self.sent += 1
 
     async def _watch(self, receive: Receive, send: Send, stream_task: asyncio.Task[Any] | None) -> None:
-        """Pings during silence; cancels the stream when the client leaves or shutdown's grace ends."""
+        """Pings during silence; cancels the stream when the client leaves or shutdown's grace ends.
+
+        Either of those wakes it at once (`FIRST_COMPLETED`): the timeout only paces the pings, so
+        an abandoned upstream is cancelled in milliseconds, not at the next ping check.
+        """
         loop = asyncio.get_running_loop()
         disconnect = loop.create_task(_wait_disconnect(receive))
         closing = loop.create_task(self.closing.wait())
         seen = -1
         try:
             while True:
-                done, _ = await asyncio.wait({disconnect, closing}, timeout=self.ping_interval / 2)
+                done, _ = await asyncio.wait({disconnect, closing}, timeout=self.ping_interval / 2,
+                                             return_when=asyncio.FIRST_COMPLETED)
                 if done:
                     self.stop_reason = "disconnect" if disconnect in done else "shutdown"
                     if stream_task is not None:
