@@ -37,8 +37,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="time limit per cell")
     parser.add_argument("--events", type=int, help="text deltas per reply in the matrix (default 200)")
     parser.add_argument("--repeats", type=int, help="repeats of the matrix and events experiments (medians reported)")
-    parser.add_argument("--experiments", type=_names(("matrix", "events", "hold", "soak")),
-                        help="which experiments to run (default matrix,events,hold)")
+    parser.add_argument("--experiments", type=_names(("matrix", "events", "hold", "soak", "disconnect")),
+                        help="which experiments to run (default matrix,events,hold,disconnect)")
+    parser.add_argument("--disconnect-trials", type=int, help="client disconnects timed per provider (default 10)")
     parser.add_argument("--paced-interval", type=float, help="seconds between events in paced mode (default 0.002)")
     parser.add_argument("--hold-streams", type=int, help="concurrent streams held open for RSS (default 128)")
     parser.add_argument("--no-relay", action="store_true", help="skip the bare relay's cells in the events experiment")
@@ -60,6 +61,7 @@ def profile_from(args: argparse.Namespace) -> Profile:
         "seconds": args.seconds, "events": args.events, "repeats": args.repeats, "experiments": args.experiments,
         "paced_interval": args.paced_interval, "hold_streams": args.hold_streams, "soak_streams": args.soak_streams,
         "soak_minutes": args.soak_minutes, "soak_interval": args.soak_interval, "log_level": args.log_level,
+        "disconnect_trials": args.disconnect_trials,
     }
     profile = dataclasses.replace(profile, **{k: v for k, v in overrides.items() if v is not None})
     if args.soak:

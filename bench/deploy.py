@@ -173,6 +173,11 @@ class Fakes:
         data: dict[str, int] = json.loads(body) if status == 200 else {}
         return data
 
+    def cuts(self, provider: str) -> list[float]:
+        """When the router closed this fake's connections mid-reply since the last call (monotonic s)."""
+        status, body = http_get(self.ports[provider], "/_bench/cuts")
+        return [float(t) for t in json.loads(body)["cuts"]] if status == 200 else []
+
     def stop(self) -> None:
         if self.process.poll() is None:
             assert self.process.stdin is not None

@@ -17,7 +17,10 @@ Control, on any listener (GET, answered with JSON):
 - `/_bench/config?mode=burst|paced&events=N&interval=S`: set the reply for later requests;
 - `/_bench/last`: the raw bytes (head + body) of the last request this listener's chat path
   received, which the load generator replays against the fake for the baseline;
-- `/_bench/stats`: requests served per listener.
+- `/_bench/stats`: requests served per listener;
+- `/_bench/cuts`: when (`time.monotonic()`, the same clock in every process of the machine)
+  each connection closed by the router while a paced reply was still being sent, since the
+  last call: the moment the router cancelled the upstream request.
 
 Run: `python -m bench.fakes` prints `{"codex": port, "openrouter": port, "kiro": port, "pid": pid}`
 on one line once listening, and exits when its standard input closes (or on SIGTERM/SIGINT).
@@ -30,6 +33,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
@@ -68,6 +72,7 @@ class Stats:
     requests: int = 0
     connections: int = 0
     last: bytes = b""
+    cuts: list[float] = field(default_factory=list)
 
 
 def _head(status: int, content_type: bytes, length: int) -> bytes:
@@ -102,6 +107,7 @@ class Upstream(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.pacing is not None:
+            self.stats.cuts.append(time.monotonic())
             self.pacing.cancel()
         self.transport = None
 
@@ -172,6 +178,9 @@ class Upstream(asyncio.Protocol):
         if path == b"/_bench/last":
             last = self.stats.last
             return _head(200, b"application/octet-stream", len(last)) + last
+        if path == b"/_bench/cuts":
+            cuts, self.stats.cuts[:] = list(self.stats.cuts), []
+            return _json(200, {"cuts": cuts})
         if path == b"/_bench/stats":
             return _json(200, {"provider": self.provider, "requests": self.stats.requests,
                                "connections": self.stats.connections})

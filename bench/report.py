@@ -34,6 +34,7 @@ TARGETS = {
     "rps_c32_large_stream": 200.0,
     "idle_rss_mb": 60.0,
     "rss_128_streams_mb": 120.0,
+    "disconnect_cancel_ms": 100.0,
 }
 
 
@@ -227,6 +228,13 @@ def evaluate(data: dict[str, Any]) -> list[dict[str, Any]]:
     memory = data["memory"]
     add("idle_rss_mb", "idle RSS after warm-up", "router", memory.get("idle_warm", math.nan), TARGETS["idle_rss_mb"],
         note=f"at start {memory.get('idle_start', math.nan):.1f} MB")
+    for row in data.get("disconnects", []):
+        value = row["max_ms"] if row["cancelled"] and not (row["missed"] or row["failed"]) else math.inf
+        note = f"p50 {row['p50_ms']:.1f} ms over {row['cancelled']}/{row['trials']} trials"
+        if row["missed"] or row["failed"]:
+            note += f"; {row['missed']} never cancelled, {len(row['failed'])} failed"
+        add("disconnect_cancel_ms", "upstream closed after the client left (max)", row["provider"], value,
+            TARGETS["disconnect_cancel_ms"], note=note)
     out = [t for t in out if t["verdict"] != "n/a" or t["note"]]  # leave out what this run did not measure
     for row in memory_rows(data, "hold"):
         if row["streams"] == 128:
@@ -383,6 +391,14 @@ def markdown(data: dict[str, Any], png: str | None) -> str:
         lines += ["### Many open streams (hold)", "", fresh, "", memory_table(data, "hold"), ""]
     if _select(data, "soak"):
         lines += ["### Soak", "", fresh, "", memory_table(data, "soak"), ""]
+    if data.get("disconnects"):
+        lines += ["## Client disconnect", "",
+                  ("Each trial reads a stream to its first text delta, then closes the socket; the delay is until "
+                   f"the fake upstream (one event every {p.get('disconnect_interval', 0.05) * 1000:g} ms) saw the "
+                   "router close the upstream connection. The router runs with its default ping interval (10 s)."),
+                  "", _table(["provider", "trials", "upstream closed", "p50 ms", "p99 ms", "max ms"],
+                             ([row["provider"], str(row["trials"]), str(row["cancelled"]), _f(row["p50_ms"]),
+                               _f(row["p99_ms"]), _f(row["max_ms"])] for row in data["disconnects"])), ""]
     issues = problems(data)
     lines += ["## Errors and router log", ""] + (issues or [("None: every request succeeded and the router "
                                                              "logged no warning or error.")]) + [""]

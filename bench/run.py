@@ -12,7 +12,9 @@ Experiments (each cell bounded by a request count and a time limit, whichever co
 - hold: `hold_streams` concurrent paced streams of the large request, for RSS with many
   streams open;
 - soak (only with `--soak`): `soak_streams` paced streams for `soak_minutes`, RSS sampled
-  throughout, for memory per open stream and growth over time.
+  throughout, for memory per open stream and growth over time;
+- disconnect: `disconnect_trials` streams per provider dropped by the client after the first
+  text delta, timing how soon the router closes the upstream request (`bench.disconnect`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 from bench.bodies import SIZES, Body, build_bodies, describe, http_request
 from bench.cells import Cell, Measured, run_cell
 from bench.deploy import Fakes, Router, write_config, write_credentials
+from bench.disconnect import WAIT_FOR_CUT, run_trials
 from bench.measure import rss_mb
 from bench.wire import END_MARKERS, PROVIDERS
 
@@ -51,7 +54,7 @@ class Profile:
     seconds: float = 20.0
     events: int = 200
     repeats: int = 3
-    experiments: tuple[str, ...] = ("matrix", "events", "hold")
+    experiments: tuple[str, ...] = ("matrix", "events", "hold", "disconnect")
     events_concurrency: int = 8
     events_requests: int = 200
     events_lo: int = 10
@@ -67,13 +70,16 @@ class Profile:
     soak_streams: int = 128
     soak_minutes: float = 0.5
     soak_interval: float = 0.05
+    disconnect_trials: int = 10
+    disconnect_interval: float = 0.05
     log_level: str = "info"
     large_bytes: int = 150_000
 
     @classmethod
     def quick(cls) -> Profile:
         return cls(name="quick", concurrency=(1, 32), requests=64, seconds=5.0, repeats=1, events_requests=64,
-                   events_hi=200, paced_requests=24, paced_hi=100, hold_streams=32, hold_events=50)
+                   events_hi=200, paced_requests=24, paced_hi=100, hold_streams=32, hold_events=50,
+                   disconnect_trials=4)
 
 
 @dataclass
@@ -87,6 +93,7 @@ class Run:
     upstream_bodies: dict[str, int] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
     cells: list[Measured] = field(default_factory=list)
+    disconnects: list[dict[str, Any]] = field(default_factory=list)
     router_exit: str = ""
     duration_s: float = 0.0
 
@@ -114,6 +121,7 @@ class Bench:
         self.relay: Router | None = None
         self.mode: tuple[str, int, float] | None = None
         self.memory: dict[str, Any] = {}
+        self.disconnects: list[dict[str, Any]] = []
         self.exits: list[str] = []
 
     def close(self) -> None:
@@ -245,8 +253,23 @@ def _soak(bench: Bench, p: Profile) -> Iterable[Measured]:
                              sample_period=max(0.25, seconds / 400))
 
 
+def _disconnect(bench: Bench, p: Profile) -> Iterable[Measured]:
+    """No cells: the delays go to `bench.disconnects` (the fakes send a reply far longer than a trial)."""
+    bench.configure("paced", 2000, p.disconnect_interval)
+    for provider in p.providers:
+        request = bench.router_request(provider, "small", True)
+        result = run_trials(provider, bench.router.port, request, lambda: bench.fakes.cuts(provider),
+                            p.disconnect_trials).to_json()
+        bench.disconnects.append(result)
+        bench.say(f"  disconnect/{provider}: {result['cancelled']}/{result['trials']} upstreams closed, "
+                  f"p50 {result['p50_ms']:.1f} ms, max {result['max_ms']:.1f} ms after the client left"
+                  + (f"; {result['missed']} still open after {WAIT_FOR_CUT:g} s" if result["missed"] else "")
+                  + (f"; failed: {result['failed'][0]}" if result["failed"] else ""))
+    return ()
+
+
 EXPERIMENTS: dict[str, Callable[[Bench, Profile], Iterable[Measured]]] = {
-    "matrix": _matrix, "events": _events, "hold": _hold, "soak": _soak,
+    "matrix": _matrix, "events": _events, "hold": _hold, "soak": _soak, "disconnect": _disconnect,
 }
 
 
@@ -291,6 +314,7 @@ def run(profile: Profile, say: Say = print) -> Run:
         "starting the fakes and the router")
     bench = Bench(profile, say)
     record.memory = bench.memory
+    record.disconnects = bench.disconnects
     try:
         record.bodies = describe(bench.bodies)
         time.sleep(1.0)
@@ -330,6 +354,7 @@ def run_json(record: Run) -> dict[str, Any]:
         "router_exit": record.router_exit,
         "duration_s": record.duration_s,
         "cells": [cell.to_json(keep_samples=cell.cell.experiment in ("hold", "soak")) for cell in record.cells],
+        "disconnects": record.disconnects,
     }
 
 
