@@ -29,6 +29,7 @@ from router.toolkit.clock import token_expiry
 from router.toolkit.documents import document_text
 from router.toolkit.eventsource import ServerSentEvent, read_events
 from router.toolkit.failures import describe_wait, retry_after, safe_message, too_long_message
+from router.toolkit.filelock import credential_lock
 from router.toolkit.jsonbody import json_body
 from router.toolkit.loginfile import parse_login_json, read_login_text
 from router.toolkit.memo import memo_by_json
@@ -92,4 +93,5 @@ __all__ = [
     "read_login_text",
     "parse_login_json",
     "split_user_turn",
+    "credential_lock",
 ]

@@ -27,6 +27,7 @@ PINNED = [
     "ToolNames", "accept", "body_chunks", "clean_schema", "describe_wait", "document_text", "drain", "json_body",
     "memo_by_json", "read_events", "retry_after", "safe_message", "short_id", "short_name", "shows_thinking",
     "too_long_message", "write_private_text", "token_expiry", "read_login_text", "parse_login_json", "split_user_turn",
+    "credential_lock",
 ]
 _HEADING = re.compile(r"^#{3,4} `(?P<name>\w+)\((?P<params>[^)]*)\)", re.MULTILINE)
 

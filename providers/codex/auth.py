@@ -4,9 +4,10 @@ The provider asks `TokenManager.access()` for credentials before each request an
 backend answers 401, `TokenManager.refresh_after_401(stale)` for a replay. The manager keeps
 the login in `auth.json` fresh without fighting the Codex CLI over it: refresh tokens rotate
 and are single-use, so two programs refreshing the same login would lock each other out
-(`refresh_token_reused`). Hence one refresh at a time, a re-read of the file right before
-refreshing (adopting tokens another program already rotated), and no retry of a refresh the
-authority refused for good. The file part lives in `tokens.py`, interactive logins in `login.py`.
+(`refresh_token_reused`). Hence one refresh at a time (across routers too: the file's sidecar
+lock), a re-read of the file right before refreshing (adopting tokens another program already
+rotated), and no retry of a refresh the authority refused for good. The file part lives in
+`tokens.py`, interactive logins in `login.py`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -245,6 +247,11 @@ class TokenManager(SingleFlightRefresh[TokenSet]):
     def where(self) -> str:
         """The auth file's path."""
         return str(self.auth_file.path)
+
+    @property
+    def shared_file(self) -> Path:
+        """The auth file: another router on the same login refreshes under the same lock."""
+        return self.auth_file.path
 
     def fresh(self, tokens: TokenSet) -> bool:
         """More than the margin left; an access token without expiry is refreshed 8 days after the last refresh."""

@@ -12,7 +12,8 @@ The provider asks `TokenManager.access()` before each request and, when Kiro ans
 
 A dead login is an `AuthError` telling the user to sign in to Kiro again. Refresh happens
 `refresh_margin` seconds (600, as JWG and C2C do) before expiry, one at a time (an
-`asyncio.Lock`; waiters reuse the result), after re-reading the store: when the IDE has
+`asyncio.Lock`, waiters reusing the result, and the token file's sidecar lock against other
+routers on the same file), after re-reading the store: when the IDE has
 already rotated the tokens they are adopted with no network call, because refreshing the
 same refresh token twice would invalidate the IDE's copy. Rotations are written back by the
 store. No httpx or botocore exception leaves this module.
@@ -25,6 +26,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -180,6 +182,11 @@ class TokenManager(SingleFlightRefresh[KiroLogin]):
     def where(self) -> str:
         """Where the store keeps the login."""
         return self.store.where
+
+    @property
+    def shared_file(self) -> Path | None:
+        """The IDE's token file (another router on it refreshes under the same lock); None for config tokens."""
+        return self.store.shared_file
 
     async def refresh(self, login: KiroLogin) -> KiroLogin:
         """One refresh (IdC through SSO-OIDC, social through Kiro's endpoint); the rotation is stored."""

@@ -111,6 +111,10 @@ class CredentialStore(Protocol):
     def where(self) -> str:
         """Where the login lives, for messages (a path, or "the router config")."""
 
+    @property
+    def shared_file(self) -> Path | None:
+        """The file other processes may refresh too (refreshes lock it), or None when there is none."""
+
     def load(self) -> KiroLogin:
         """The login as it is now (re-read each time: another program may have rotated it)."""
 
@@ -135,6 +139,11 @@ class TokenFile:
     def where(self) -> str:
         """The file's path."""
         return str(self.path)
+
+    @property
+    def shared_file(self) -> Path:
+        """The file itself: the IDE and other routers may use it too."""
+        return self.path
 
     def load(self) -> KiroLogin:
         """The login in the file; `AuthError` saying how to sign in when there is none."""
@@ -257,6 +266,11 @@ class StaticCredentials:
     def where(self) -> str:
         """Config-given tokens live in the router config."""
         return "the router config"
+
+    @property
+    def shared_file(self) -> None:
+        """Config-given tokens are this process's own: no file to lock."""
+        return None
 
     def load(self) -> KiroLogin:
         """The configured login, or the latest rotation of it."""

@@ -7,6 +7,9 @@ or the router and the backend's own IDE/CLI sharing a login file) sign the user 
   instead of trying again at once;
 - the stored login is read again just before refreshing, and tokens another program already
   rotated are adopted without a network call;
+- when the login lives in a file other processes may refresh too (`shared_file`), re-read,
+  refresh and write happen under that file's cross-process lock (`router.toolkit.filelock`),
+  so two routers on one login send one refresh between them;
 - a refresh runs shielded from its caller's cancellation, so tokens the authority already
   rotated are stored even when the request that asked for them went away;
 - a permanent failure (`AuthError`) is remembered against its refresh token and repeated
@@ -21,13 +24,16 @@ default does not fit, when a login counts as fresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
 from router.errors import AuthError, ProviderError
+from router.toolkit.filelock import LOCK_TIMEOUT, credential_lock
 
 
 class Login(Protocol):
@@ -53,6 +59,8 @@ class SingleFlightRefresh(ABC, Generic[L]):
 
     what: ClassVar[str] = "provider"
     """How log lines name the login (e.g. "ChatGPT", "Kiro")."""
+    lock_timeout: float = LOCK_TIMEOUT
+    """Seconds to wait for another process's refresh of a `shared_file` before giving up."""
 
     def __init__(self, *, refresh_margin: float, clock: Callable[[], float], logger: logging.Logger) -> None:
         self._margin = refresh_margin
@@ -83,6 +91,14 @@ class SingleFlightRefresh(ABC, Generic[L]):
     def fresh(self, login: L) -> bool:
         """Whether `login` may be used without refreshing: unknown expiry, or more than the margin left."""
         return login.expires_at is None or login.expires_at - self._clock() > self._margin
+
+    @property
+    def shared_file(self) -> Path | None:
+        """The file the login lives in, when other processes may refresh it too; None: in memory only.
+
+        Refreshes of a shared file hold its sidecar lock (`<name>.lock`) from the re-read to the write.
+        """
+        return None
 
     # -- what a provider calls --------------------------------------------------------------
 
@@ -136,17 +152,28 @@ class SingleFlightRefresh(ABC, Generic[L]):
             current = self.current()
             if good(current):
                 return current
-            stored = self.load()
-            if not stored.same_tokens(current):
-                self._log.info("Adopted %s tokens rotated by another program in %s", self.what, self.where)
-                self._login = stored
-                if good(stored):
-                    return stored
-            dead = self.dead_reason(stored)
-            if dead is not None:
-                raise copy.copy(dead)
-            self._dead = None
-            return await self._attempt(stored)
+            async with contextlib.AsyncExitStack() as held:
+                if (shared := self.shared_file) is not None:
+                    try:
+                        await held.enter_async_context(credential_lock(shared, timeout=self.lock_timeout))
+                    except ProviderError as err:  # counts as a failed attempt: queued callers get it too
+                        self._last_error = err
+                        self._attempts += 1
+                        raise
+                return await self._reread_and_refresh(good, current)
+
+    async def _reread_and_refresh(self, good: Callable[[L], bool], current: L) -> L:
+        stored = self.load()
+        if not stored.same_tokens(current):
+            self._log.info("Adopted %s tokens rotated by another program in %s", self.what, self.where)
+            self._login = stored
+            if good(stored):
+                return stored
+        dead = self.dead_reason(stored)
+        if dead is not None:
+            raise copy.copy(dead)
+        self._dead = None
+        return await self._attempt(stored)
 
     async def _attempt(self, login: L) -> L:
         self._last_error = None

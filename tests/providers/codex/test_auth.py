@@ -360,7 +360,8 @@ async def test_written_file_is_private_and_no_temp_file_remains(
     issuer.post("/oauth/token").respond(200, json=refreshed())
     await manager(auth_path, http).access()
     assert stat.S_IMODE(auth_path.stat().st_mode) == 0o600
-    assert os.listdir(auth_path.parent) == ["auth.json"]
+    assert sorted(os.listdir(auth_path.parent)) == ["auth.json", "auth.json.lock"]  # the refresh's lock stays
+    assert stat.S_IMODE((auth_path.parent / "auth.json.lock").stat().st_mode) == 0o600
 
 
 async def test_rereads_file_before_refreshing(
