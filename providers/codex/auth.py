@@ -30,7 +30,7 @@ from providers.codex.tokens import (
     default_opencode_path,
 )
 from router.errors import AuthError, ProviderError, UpstreamUnavailable
-from router.provider import CredentialStatus
+from router.provider import DEFAULT_ACCOUNT, CredentialStatus
 from router.toolkit.clock import relative_time, token_expiry
 from router.toolkit.refresh import SingleFlightRefresh
 
@@ -53,6 +53,13 @@ DEVICE_CODE_LIFETIME = 15 * 60.0
 REFRESH_INTERVAL = 8 * 24 * 3600.0  # refresh exp-less access tokens this long after the last refresh
 
 LOGIN_AGAIN = "Log in again with `router login codex` (or `codex login`)."
+
+
+def login_again(account: str = DEFAULT_ACCOUNT) -> str:
+    """How to sign in again: a named account with `--account`, the Codex CLI's login either way."""
+    if account == DEFAULT_ACCOUNT:
+        return LOGIN_AGAIN
+    return f"Log in again with `router login codex --account {account}`."
 _PERMANENT = {
     "refresh_token_expired": "has expired",
     "refresh_token_reused": "was already used (another program sharing this login refreshed it first)",
@@ -104,7 +111,7 @@ def oauth_error(body: Any) -> tuple[str | None, str | None]:
     return code, text[:300] if isinstance(text, str) else None
 
 
-def classify_refresh_failure(status: int, body: Any, where: str) -> ProviderError:
+def classify_refresh_failure(status: int, body: Any, where: str, again: str = LOGIN_AGAIN) -> ProviderError:
     """A refused refresh as the router reports it: permanent `AuthError` or transient `UpstreamUnavailable`.
 
     Permanent means the refresh token can never work again (the known codes, or any 401):
@@ -116,7 +123,7 @@ def classify_refresh_failure(status: int, body: Any, where: str) -> ProviderErro
         reason = "was refused by OpenAI"
     if reason is not None:
         return AuthError(
-            f"The ChatGPT login in {where} can no longer be refreshed: its refresh token {reason}. {LOGIN_AGAIN}",
+            f"The ChatGPT login in {where} can no longer be refreshed: its refresh token {reason}. {again}",
             provider=PROVIDER,
             status=status,
         )
@@ -277,13 +284,14 @@ class TokenManager(SingleFlightRefresh[TokenSet]):
         where = str(self.auth_file.path)
         if not refresh_token:
             raise AuthError(
-                f"The ChatGPT login in {where} has no refresh token. {LOGIN_AGAIN}", provider=PROVIDER
+                f"The ChatGPT login in {where} has no refresh token. {login_again(self.auth_file.account)}",
+                provider=PROVIDER,
             )
         body = {"client_id": self._client_id, "grant_type": "refresh_token", "refresh_token": refresh_token}
         response = await post(self._http, self._token_url, self._headers, json=body)
         payload = json_body(response)
         if response.status_code != 200:
-            raise classify_refresh_failure(response.status_code, payload, where)
+            raise classify_refresh_failure(response.status_code, payload, where, login_again(self.auth_file.account))
         if not isinstance(payload, dict) or not isinstance(payload.get("access_token"), str):
             raise UpstreamUnavailable(
                 "The OpenAI token endpoint answered without an access token.", provider=PROVIDER

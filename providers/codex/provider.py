@@ -86,7 +86,7 @@ class CodexProvider(Provider[CodexSettings]):
 
     def __init__(self, settings: CodexSettings, context: ProviderContext) -> None:
         super().__init__(settings, context)
-        self.auth_file = AuthFile(auth_path(settings, context))
+        self.auth_file = AuthFile(auth_path(settings, context), context.account)
         self.identity = _identity_headers(settings.client_version)
         self.tokens = TokenManager(self.auth_file, context.http, settings.token_url, CLIENT_ID,
                                    headers=self.identity, logger=self.log)

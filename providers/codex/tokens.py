@@ -28,12 +28,20 @@ from pathlib import Path
 from typing import Any
 
 from router.errors import AuthError
+from router.provider import DEFAULT_ACCOUNT
 from router.toolkit.clock import iso_utc, parse_iso_time
 from router.toolkit.loginfile import parse_login_json, read_login_text
 from router.toolkit.secretfile import write_private_text
 
 PROVIDER = "codex"
 LOGIN_HINT = "Run `router login codex` (or `codex login`) to sign in with your ChatGPT account."
+
+
+def login_hint(account: str = DEFAULT_ACCOUNT) -> str:
+    """How to sign in the login an error is about: a named account's is its own (`--account`)."""
+    if account == DEFAULT_ACCOUNT:
+        return LOGIN_HINT
+    return f"Run `router login codex --account {account}` to sign this account in with its ChatGPT account."
 # Top-level field marking a file the router wrote from scratch (login or import). The Codex
 # CLI drops unknown fields whenever it rewrites the file, so the mark disappears exactly
 # when the file has become the CLI's too; `logout` deletes only marked files.
@@ -166,8 +174,11 @@ def _auth_error(message: str) -> AuthError:
 class AuthFile:
     """One Codex-shaped `auth.json`: load the ChatGPT tokens, save rotations, write new logins."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, account: str = DEFAULT_ACCOUNT) -> None:
         self.path = path
+        self.account = account
+        self.hint = login_hint(account)
+        """What its errors tell the user to run."""
 
     def __repr__(self) -> str:
         return f"AuthFile({str(self.path)!r})"
@@ -175,14 +186,14 @@ class AuthFile:
     def read_document(self) -> dict[str, Any] | None:
         """The file's JSON object as it is on disk, or None when there is no file."""
         text = read_login_text(self.path, _WHAT, provider=PROVIDER)
-        return None if text is None else parse_login_json(text, self.path, _WHAT, LOGIN_HINT, provider=PROVIDER)
+        return None if text is None else parse_login_json(text, self.path, _WHAT, self.hint, provider=PROVIDER)
 
     def load(self) -> TokenSet:
         """The ChatGPT tokens in the file; `AuthError` saying how to log in when there are none."""
         document = self.read_document()
         if document is None:
             raise _auth_error(
-                f"No Codex login found at {self.path}. {LOGIN_HINT} If the Codex CLI stores its login in "
+                f"No Codex login found at {self.path}. {self.hint} If the Codex CLI stores its login in "
                 'the OS keyring, set `cli_auth_credentials_store = "file"` in its config.toml and log in again.'
             )
         return self._tokens_of(document)
@@ -206,9 +217,9 @@ class AuthFile:
         if mode == "apikey" or (mode is None and document.get("OPENAI_API_KEY")):
             return (
                 f"The Codex login at {self.path} uses an OpenAI API key; the Codex backend needs a ChatGPT "
-                f"login instead. {LOGIN_HINT}"
+                f"login instead. {self.hint}"
             )
-        return f"The Codex login file {self.path} holds no ChatGPT tokens. {LOGIN_HINT}"
+        return f"The Codex login file {self.path} holds no ChatGPT tokens. {self.hint}"
 
     def _document_or_none(self) -> dict[str, Any] | None:
         try:

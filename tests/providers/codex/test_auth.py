@@ -393,6 +393,17 @@ async def test_reused_refresh_token_fails_for_good_until_the_file_changes(
     assert route.call_count == 1
 
 
+async def test_a_named_accounts_dead_refresh_says_to_sign_that_account_in(
+    auth_path: Path, issuer: respx.MockRouter, http: httpx.AsyncClient
+) -> None:
+    issuer.post("/oauth/token").respond(401, json={"error": {"code": "refresh_token_reused"}})
+    tokens = TokenManager(AuthFile(auth_path, "work"), http, TOKEN_URL, CLIENT_ID, clock=lambda: NOW)
+    with pytest.raises(AuthError) as caught:
+        await tokens.access()
+    assert "Log in again with `router login codex --account work`." in caught.value.message
+    assert "codex login" not in caught.value.message.replace("router login codex", "")
+
+
 async def test_transient_failure_is_retried_on_the_next_call(
     auth_path: Path, issuer: respx.MockRouter, http: httpx.AsyncClient
 ) -> None:

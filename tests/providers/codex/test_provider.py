@@ -724,3 +724,17 @@ async def test_login_for_a_named_account_writes_its_own_file(
     assert json.loads((state / "auth.json").read_text())["tokens"]["access_token"] == access
     assert provider.credential_status().ok and str(state / "auth.json") in provider.credential_status().detail
     assert not (tmp_path / "codex-home" / "auth.json").exists()
+
+
+async def test_a_named_account_without_a_login_says_how_to_sign_that_account_in(
+    http: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex-home"))
+    work = provider_for(http, "work", tmp_path / "state" / "codex" / "accounts" / "work")
+    status = work.credential_status()
+    assert not status.ok and "`router login codex --account work`" in status.detail
+    assert "codex login" not in status.detail.replace("router login codex", "")  # the CLI's login is not this one
+    with pytest.raises(AuthError, match=r"router login codex --account work"):
+        await work.stream(request(), Route("codex", "gpt-5.5")).__anext__()
+    default = provider_for(http, DEFAULT_ACCOUNT, tmp_path / "state" / "codex")
+    assert "`router login codex` (or `codex login`)" in default.credential_status().detail
