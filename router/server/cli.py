@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import logging
 import shutil
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from router import __version__
 from router.server.app import create_app
 from router.quota import QuotaWindow
 from router.server.config import ACCOUNT_NAME, Config, builtin_default, config_candidates, find_config, load_config
+from router.server.config import ServerConfig, is_loopback
 from router.errors import ConfigError, RouterError
 from router.server.logs import configure_logging
 from router.server.plugins import PluginLoadError, make_plugin_manager, plugin_infos, provider_classes
@@ -28,6 +30,7 @@ from router.toolkit.failures import describe_wait
 from router.settings import InvalidField, build_settings
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+INSECURE_FLAG = "--insecure-no-auth"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default from config: 8765)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, help="log verbosity; debug logs every event")
+    serve.add_argument(INSECURE_FLAG, action="store_true",
+                       help="serve a non-loopback --host even without server.auth_token (anyone who can reach "
+                            "the port can then use your logins)")
     serve.set_defaults(handler=serve_command)
 
     check = commands.add_parser("check", help="validate a config file and show its routing table")
@@ -177,6 +183,7 @@ def serve_command(args: argparse.Namespace) -> int:
     except InvalidField as exc:
         raise ConfigError(f"--{exc.field.replace('_', '-')}", str(exc)) from None
     configure_logging(config.server.log_level)
+    check_exposure(config.server, "--host" if args.host is not None else "server.host", insecure=args.insecure_no_auth)
     runtime = Runtime(config, classes)
     banner(config, runtime, origin, sys.stdout)
     uv_config = uvicorn.Config(
@@ -196,6 +203,26 @@ def serve_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         pass
     return 0 if server.started else 1
+
+
+def check_exposure(server: ServerConfig, where: str, *, insecure: bool = False) -> None:
+    """Refuse to serve other machines with no token (anyone there could spend the logins), unless
+    `insecure`: then say so loudly on every start. `where` names the setting that chose the host."""
+    if server.auth_token or is_loopback(server.host):
+        return
+    if not insecure:
+        raise ConfigError(
+            where, f"'{server.host}' can be reached from other machines, but server.auth_token is not set",
+            "set server.auth_token in the config, e.g. `auth_token: ${SWITCHYARD_AUTH_TOKEN}` to read it from "
+            f"the environment, and give clients the same token; or pass {INSECURE_FLAG} to serve anyway",
+        )
+    text = (f"serving on {server.host} with no server.auth_token ({INSECURE_FLAG}): anyone who can reach "
+            f"port {server.port} can use every configured login")
+    log = logging.getLogger("router")
+    if log.isEnabledFor(logging.WARNING):
+        log.warning(text)
+    else:  # --log-level error or critical must not silence it
+        print(f"router: WARNING: {text}", file=sys.stderr, flush=True)
 
 
 class _Server(uvicorn.Server):

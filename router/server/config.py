@@ -9,6 +9,7 @@ get the same error messages as the core without a schema library.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -88,6 +89,19 @@ class ServerConfig:
         check_field(self.long_context_tokens > 0, "long_context_tokens", "must be greater than 0")
         if self.auth_token == "":  # `${TOKEN:-}` with TOKEN unset means "no auth", not "the empty token"
             object.__setattr__(self, "auth_token", None)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the server on this machine: a loopback address, or `localhost`.
+
+    Any other name counts as reachable from elsewhere: it may resolve to any interface.
+    """
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,10 @@ _WHOLE = (
     re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_-]{8,}"),
 )
 REDACTED = "[redacted]"
+QUIET_LIBRARIES = ("httpx", "httpcore", "botocore", "boto3", "urllib3")
+"""Kept at WARNING even at `debug`: their debug lines are wire traffic, and botocore's hold whole
+request and response bodies (a Kiro IdC refresh: the client secret and every token), which
+must not reach any handler, not only have this one's formatter scrub them."""
 
 
 def redact(text: str) -> str:
@@ -52,5 +56,5 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the router writes its own access line
-    for noisy in ("httpx", "httpcore"):
+    for noisy in QUIET_LIBRARIES:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
