@@ -143,10 +143,15 @@ def json_body(response: httpx.Response) -> Any:
         return None
 
 
+AUTH_TIMEOUT = 30.0
+"""Seconds an auth-server call may take: the shared client allows a long reply's 600 s, but a
+refresh holds the login file's cross-process lock, which other routers wait on."""
+
+
 async def post(http: httpx.AsyncClient, url: str, headers: Mapping[str, str], **body: Any) -> httpx.Response:
     """POST to the auth server; transport failures become `UpstreamUnavailable` (no httpx error escapes)."""
     try:
-        return await http.post(url, headers=dict(headers), **body)
+        return await http.post(url, headers=dict(headers), timeout=AUTH_TIMEOUT, **body)
     except httpx.HTTPError as exc:
         raise UpstreamUnavailable(
             f"Could not reach the OpenAI auth server at {url} ({type(exc).__name__}).", provider=PROVIDER

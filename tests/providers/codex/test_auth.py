@@ -404,6 +404,15 @@ async def test_a_named_accounts_dead_refresh_says_to_sign_that_account_in(
     assert "codex login" not in caught.value.message.replace("router login codex", "")
 
 
+async def test_a_refresh_is_bounded_well_below_a_long_replys_timeout(
+    auth_path: Path, issuer: respx.MockRouter, http: httpx.AsyncClient
+) -> None:
+    """A refresh holds the file's cross-process lock: a hung one must not keep other routers waiting."""
+    route = issuer.post("/oauth/token").respond(200, json=refreshed())
+    await manager(auth_path, http).access()
+    assert route.calls.last.request.extensions["timeout"]["read"] == 30.0
+
+
 async def test_transient_failure_is_retried_on_the_next_call(
     auth_path: Path, issuer: respx.MockRouter, http: httpx.AsyncClient
 ) -> None:
