@@ -31,15 +31,19 @@ class Signature:
 
     A signature may only go back to the backend that issued it; `provider == ""` marks one
     of unknown origin (for instance minted by Anthropic itself), which no provider accepts.
+    `router` marks a stand-in the router minted for a block its backend left unsigned
+    (Anthropic clients expect every thinking block signed): it names where the thinking came
+    from, but no backend issued it, so no backend accepts it either (`minted_by` is False).
     """
 
     provider: str
     model: str
     value: str
+    router: bool = False
 
     def minted_by(self, provider: str, model: str) -> bool:
-        """True when this signature came from exactly this provider and upstream model."""
-        return self.provider == provider and self.model == model
+        """True when this provider and upstream model issued this signature (never for a router stand-in)."""
+        return not self.router and self.provider == provider and self.model == model
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,10 +219,11 @@ class Reply:
 
 
 def drop_foreign_signatures(request: Request, provider: str, model: str) -> Request:
-    """Strip reasoning signatures that `provider`/`model` did not mint.
+    """Strip reasoning signatures that `provider`/`model` did not mint, router stand-ins included.
 
     Foreign thinking keeps its text (unsigned) so a provider may pass it on as plain context;
-    a redacted block has nothing but its signature and is dropped whole.
+    a redacted block has nothing but its signature and is dropped whole. Thinking the router
+    signed in its backend's stead arrives unsigned, as its backend produced it, even there.
     """
     messages = tuple(_without_foreign(m, provider, model) for m in request.messages)
     if all(new is old for new, old in zip(messages, request.messages)):

@@ -51,7 +51,11 @@ class ThinkingDelta:
 
 @dataclass(frozen=True, slots=True)
 class SignatureDelta:
-    """The opaque signature of the open thinking block (sent once, before its stop)."""
+    """The opaque signature of the open thinking block (sent once, before its stop).
+
+    Left out when the backend gave none; the Anthropic encoder then signs the block with a
+    router stand-in (`router.anthropic.signatures.mint_signature`), so a provider never invents one.
+    """
 
     signature: Signature
 

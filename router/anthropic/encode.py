@@ -3,6 +3,12 @@
 The stream encoder numbers blocks as they open, enforces Anthropic's event order (a
 provider that breaks it fails loudly instead of confusing the client) and writes each event
 as soon as it is translated. Hot-path events are assembled from byte templates.
+
+Anthropic signs every thinking block; one its backend left unsigned (Kiro's `<thinking>`
+tags, reasoning without an encrypted payload) gets a router stand-in (`mint_signature`)
+just before it closes, here and not in the providers, because "always signed" is a promise
+of this dialect, not of the canonical model: a provider says truthfully "no signature" and
+every provider, a third party's too, is covered at once.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ from typing import Any, assert_never
 
 import orjson
 
-from router.anthropic.signatures import encode_signature
-from router.conversation import Block, Reply, TextBlock, ThinkingBlock, ToolUseBlock, Usage
+from router.anthropic.signatures import encode_signature, mint_signature
+from router.conversation import Block, Reply, Signature, TextBlock, ThinkingBlock, ToolUseBlock, Usage
 from router.errors import UpstreamUnavailable
 from router.events import (
     BlockStop,
@@ -31,6 +37,7 @@ from router.events import (
     ToolInputDelta,
     ToolUseStart,
 )
+from router.route import Route
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 _ALPHABET = string.ascii_letters + string.digits
@@ -75,18 +82,23 @@ def _sse(name: bytes, payload: dict[str, Any]) -> bytes:
 
 
 class StreamEncoder:
-    """Turns one reply's canonical events into Anthropic SSE bytes, checking their order."""
+    """Turns one reply's canonical events into Anthropic SSE bytes, checking their order.
 
-    __slots__ = ("_redacted", "finished", "index", "message_id", "model", "open", "started")
+    `route` (the route serving the reply) is named in the stand-in signatures of unsigned thinking.
+    """
 
-    def __init__(self, model: str, message_id: str | None = None) -> None:
+    __slots__ = ("_redacted", "_signed", "finished", "index", "message_id", "model", "open", "route", "started")
+
+    def __init__(self, model: str, message_id: str | None = None, *, route: Route | None = None) -> None:
         self.message_id = message_id or new_id("msg_")
         self.model = model
+        self.route = route
         self.index = -1
         self.open: type[Event] | None = None
         self.started = False
         self.finished = False
         self._redacted = False
+        self._signed = False
 
     def encode(self, event: Event) -> bytes:
         """The SSE bytes for one event (possibly empty, possibly several SSE events)."""
@@ -104,14 +116,16 @@ class StreamEncoder:
                 return self._delta(b'"input_json_delta","partial_json":', fragment)
             case SignatureDelta(signature=signature):
                 self._expect(ThinkingStart, event)
+                self._signed = True
                 return self._signature(encode_signature(signature))
             case TextStart():
                 return self._start(event, {"type": "text", "text": ""})
             case ThinkingStart(redacted=True):
                 prefix = self._open_block(event)
-                self._redacted = True  # its start waits for the signature, which is all it holds
+                self._redacted, self._signed = True, False  # its start waits for the signature, all it holds
                 return prefix
             case ThinkingStart():
+                self._signed = False
                 return self._start(event, {"type": "thinking", "thinking": "", "signature": ""})
             case ToolUseStart(id=tool_id, name=name, server=server):
                 kind = "server_tool_use" if server else "tool_use"
@@ -161,12 +175,16 @@ class StreamEncoder:
     def _stop(self) -> bytes:
         if self.open is None:
             raise UpstreamUnavailable("provider closed a block that was not open")
+        unsigned = self.open is ThinkingStart and not self._signed
         self.open = None
         if self._redacted:  # a redacted block that never got its signature is not shown at all
             self._redacted = False
             self.index -= 1
             return b""
-        return b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n' % self.index
+        stop = b'event: content_block_stop\ndata: {"type":"content_block_stop","index":%d}\n\n' % self.index
+        if unsigned:
+            return self._signature(encode_signature(_stand_in(self.route))) + stop
+        return stop
 
     def _message_start(self, event: MessageStart) -> bytes:
         if self.started:
@@ -194,15 +212,15 @@ class StreamEncoder:
         return prefix + body + b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 
 
-def reply_json(reply: Reply, model: str, message_id: str | None = None) -> bytes:
-    """The non-streaming Anthropic message for a folded reply."""
+def reply_json(reply: Reply, model: str, message_id: str | None = None, *, route: Route | None = None) -> bytes:
+    """The non-streaming Anthropic message for a folded reply; `route` as for `StreamEncoder`."""
     return orjson.dumps(
         {
             "id": message_id or new_id("msg_"),
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [_block_json(block) for block in reply.content],
+            "content": [_block_json(block, route) for block in reply.content],
             "stop_reason": reply.stop_reason,
             "stop_sequence": reply.stop_sequence,
             "usage": usage_json(reply.usage),
@@ -210,15 +228,21 @@ def reply_json(reply: Reply, model: str, message_id: str | None = None) -> bytes
     )
 
 
-def _block_json(block: Block) -> dict[str, Any]:
+def _block_json(block: Block, route: Route | None) -> dict[str, Any]:
     match block:
         case TextBlock(text=text):
             return {"type": "text", "text": text}
         case ThinkingBlock(redacted=True, signature=signature) if signature is not None:
             return {"type": "redacted_thinking", "data": encode_signature(signature)}
         case ThinkingBlock(thinking=text, signature=signature):
-            return {"type": "thinking", "thinking": text, "signature": encode_signature(signature) if signature else ""}
+            signature = signature or _stand_in(route)
+            return {"type": "thinking", "thinking": text, "signature": encode_signature(signature)}
         case ToolUseBlock(id=tool_id, name=name, input=tool_input, server=server):
             kind = "server_tool_use" if server else "tool_use"
             return {"type": kind, "id": client_tool_id(tool_id), "name": name, "input": tool_input}
     raise TypeError(f"a reply cannot hold {type(block).__name__}")
+
+
+def _stand_in(route: Route | None) -> Signature:
+    """The router's signature for a thinking block its backend did not sign."""
+    return mint_signature(route.provider, route.model) if route else mint_signature("", "")

@@ -3,37 +3,57 @@
 A client echoes signatures back verbatim, so the origin is packed into the string itself:
 `swy1.<base64url(provider NUL model)>.<opaque value>`. Anything else (for instance a real
 Anthropic signature) decodes to a signature of unknown origin, which no provider accepts.
+
+Anthropic signs every thinking block, and clients count on it (the SDK's types, Claude Code
+replaying a conversation), so a block its backend left unsigned gets a stand-in minted here:
+`swy1r.<same origin>.<random nonce>`. It decodes to a `Signature` with `router=True`, which
+no backend accepts, so replayed anywhere it is stripped and the thinking goes on unsigned.
+Forging one gains nothing: it can only make a block look unsigned, never signed.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 
 from router.conversation import Signature
 
 PREFIX = "swy1."
+ROUTER_PREFIX = "swy1r."
+"""The prefix of a stand-in the router minted for a block its backend did not sign."""
+
+
+def mint_signature(provider: str, model: str) -> Signature:
+    """A router stand-in for an unsigned thinking block of `provider`/`model` (a fresh nonce each time)."""
+    return Signature(provider, model, secrets.token_urlsafe(12), router=True)
 
 
 def encode_signature(signature: Signature) -> str:
     """The string a client sees and sends back; one of unknown origin goes back exactly as it came."""
+    if signature.router:
+        return f"{ROUTER_PREFIX}{_origin(signature)}.{signature.value}"
     if not signature.provider:
         return signature.value
-    origin = f"{signature.provider}\x00{signature.model}".encode()
-    tag = base64.urlsafe_b64encode(origin).rstrip(b"=").decode("ascii")
-    return f"{PREFIX}{tag}.{signature.value}"
+    return f"{PREFIX}{_origin(signature)}.{signature.value}"
 
 
 def decode_signature(text: str) -> Signature:
     """Recover provider, model and value; unknown formats keep the text with an empty origin."""
-    if text.startswith(PREFIX):
-        tag, sep, value = text[len(PREFIX) :].partition(".")
+    router = text.startswith(ROUTER_PREFIX)
+    if router or text.startswith(PREFIX):
+        tag, sep, value = text[len(ROUTER_PREFIX if router else PREFIX) :].partition(".")
         if sep:
             try:
                 origin = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
             except (binascii.Error, UnicodeDecodeError):
                 origin = ""
             provider, nul, model = origin.partition("\x00")
-            if nul and provider:
-                return Signature(provider, model, value)
+            if nul and (provider or router):
+                return Signature(provider, model, value, router=router)
     return Signature("", "", text)
+
+
+def _origin(signature: Signature) -> str:
+    origin = f"{signature.provider}\x00{signature.model}".encode()
+    return base64.urlsafe_b64encode(origin).rstrip(b"=").decode("ascii")

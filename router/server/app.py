@@ -104,7 +104,7 @@ class Endpoints:
             return response
         exchange.usage = reply.usage
         exchange.log(200)
-        return Response(reply_json(reply, request.model), media_type=JSON)
+        return Response(reply_json(reply, request.model, route=exchange.route), media_type=JSON)
 
     def _stream(self, request: Request, events: AsyncIterator[Batch], exchange: Exchange) -> EventStreamResponse:
         def on_end(status: int, stop: MessageStop | None) -> None:
@@ -113,7 +113,7 @@ class Endpoints:
 
         return EventStreamResponse(
             events,
-            StreamEncoder(request.model),
+            StreamEncoder(request.model, route=exchange.route),
             ping_interval=self.server.ping_interval,
             closing=self.runtime.lifecycle.closing,
             on_end=on_end,

@@ -7,6 +7,7 @@ accepted here while providers move to batches; anything else fails the check.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, get_args
@@ -14,6 +15,7 @@ from typing import Any, get_args
 from router.anthropic.encode import StreamEncoder
 from router.errors import ProviderError
 from router.events import BlockStart, BlockStop, Event, MessageStart, MessageStop
+from router.route import Route
 
 EVENT_TYPES: tuple[type[Any], ...] = get_args(Event)
 BLOCK_STARTS: tuple[type[Any], ...] = get_args(BlockStart)
@@ -120,3 +122,27 @@ def check_grammar(events: Iterable[Event], *, complete: bool = True) -> None:
     if not complete and ended:
         raise ContractViolation("a reply that broke off must not end with MessageStop")
 
+
+def client_thinking_signatures(events: Iterable[Event], route: Route) -> list[str]:
+    """The signature of each thinking block as an Anthropic client receives it from `route` ("" for none).
+
+    Anthropic signs every thinking block and clients rely on it; the core's encoder stands in
+    for a backend that did not sign, so every entry must be non-empty.
+    """
+    encoder = StreamEncoder(CLIENT_FACING_MODEL, route=route)
+    signatures: list[str] = []
+    current: str | None = None
+    for chunk in b"".join(encoder.encode(event) for event in events).split(b"\n\n"):
+        data = next((line[6:] for line in chunk.split(b"\n") if line.startswith(b"data: ")), None)
+        event = json.loads(data) if data is not None else {}
+        block, delta = event.get("content_block", {}), event.get("delta", {})
+        if event.get("type") == "content_block_start" and block.get("type") == "redacted_thinking":
+            signatures.append(block.get("data", ""))
+        elif event.get("type") == "content_block_start" and block.get("type") == "thinking":
+            current = ""
+        elif event.get("type") == "content_block_delta" and delta.get("type") == "signature_delta":
+            current = delta.get("signature", "")
+        elif event.get("type") == "content_block_stop" and current is not None:
+            signatures.append(current)
+            current = None
+    return signatures

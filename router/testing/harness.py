@@ -92,7 +92,7 @@ class ContractHarness(ABC):
     unsupported: ClassVar[frozenset[Upstream]] = frozenset()
     """Answers this harness cannot script; the suite skips them."""
     signs_thinking: ClassVar[bool] = True
-    """Whether a `THINKING` reply carries at least one signature."""
+    """Whether a `THINKING` reply carries at least one signature (the client sees one either way)."""
     sees_closing: ClassVar[bool] = True
     """Whether `upstream_closed` can tell (False for a provider with no upstream connection)."""
 

@@ -5,7 +5,8 @@ backend answer, streams one request through the provider and checks the contract
 provider keeps, whatever its backend: only `router.errors.ProviderError`s leave it; replies
 follow the canonical event grammar; an abandoned or stalled stream closes its upstream
 response; signatures name the provider and route model; failures carry the flags retries and
-fallbacks rely on; secrets appear in no error and no log line. Cases a harness declares
+fallbacks rely on; secrets appear in no error and no log line; every thinking block reaches
+the client signed (by its backend, else by the router's stand-in). Cases a harness declares
 `unsupported` skip. The tests need pytest-asyncio (they are marked `asyncio`).
 """
 
@@ -22,7 +23,8 @@ from router.conversation import Signature
 from router.errors import AuthError, ContextTooLong, ProviderError, RateLimited, UpstreamRejected, UpstreamTimeout
 from router.events import Event, MessageStop, SignatureDelta, TextDelta, ThinkingDelta, ThinkingStart
 from router.events import ToolInputDelta, ToolUseStart
-from router.testing.checks import DEADLINE, ContractViolation, Outcome, check_grammar, close, drain, events_of
+from router.testing.checks import DEADLINE, ContractViolation, Outcome, check_grammar, client_thinking_signatures
+from router.testing.checks import close, drain, events_of
 from router.testing.harness import (
     FAILURES,
     MID_STREAM,
@@ -114,6 +116,9 @@ async def test_contract_thinking_reply(harness: ContractHarness) -> None:
     assert "".join(e.thinking for e in events if isinstance(e, ThinkingDelta)).strip(), "no reasoning text"
     if harness.signs_thinking:
         assert any(isinstance(event, SignatureDelta) for event in events), "no signature"
+    signatures = client_thinking_signatures(events, harness.route)
+    assert signatures, "no thinking block reaches the client"
+    assert all(signatures), "a thinking block reaches the client without a signature"
 
 
 @pytest.mark.asyncio

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import respx
 
+from router.anthropic.signatures import decode_signature
 from router.conversation import Request, Signature
 from router.errors import AuthError, ContextTooLong, Overloaded, ProviderError, RateLimited, UpstreamRejected
 from router.errors import UpstreamTimeout, UpstreamUnavailable
@@ -26,7 +27,7 @@ from router.events import ThinkingDelta, ThinkingStart, ToolInputDelta, ToolUseS
 from router.provider import Provider, ProviderContext
 from router.route import Route
 from router.testing import suite
-from router.testing.checks import ContractViolation, check_grammar, events_of
+from router.testing.checks import ContractViolation, check_grammar, client_thinking_signatures, events_of
 from router.testing.harness import REPLY_TEXT, RETRY_AFTER, TOOL_INPUT, TOOL_NAME, Upstream
 from router.testing.scripted import Answer, HttpContractHarness
 from router.testing.suite import *  # noqa: F403
@@ -108,8 +109,10 @@ class LineProvider(Provider[LineSettings]):
             return [[ToolUseStart("call_1", line["tool"]), ToolInputDelta(json.dumps(line["input"])), BlockStop()]]
         if "thinking" in line:
             origin = "elsewhere" if bugs.foreign_signature else self.name
-            signature = SignatureDelta(Signature(origin, route.model, line["signature"]))
-            return [[ThinkingStart(), ThinkingDelta(line["thinking"]), signature, BlockStop()]]
+            signed: list[Event] = []
+            if "signature" in line:  # a backend that does not sign leaves it out
+                signed.append(SignatureDelta(Signature(origin, route.model, line["signature"])))
+            return [[ThinkingStart(), ThinkingDelta(line["thinking"]), *signed, BlockStop()]]
         return [[MessageStop(line["stop"])]]
 
 
@@ -173,6 +176,18 @@ class LineHarness(HttpContractHarness):
         await self.http.aclose()
 
 
+class UnsignedLineHarness(LineHarness):
+    """A backend that never signs its thinking (as Kiro's `<thinking>` tags)."""
+
+    signs_thinking = False
+
+    def reply(self, answer: Upstream) -> Sequence[bytes]:
+        lines = LINES[answer]
+        if answer is Upstream.THINKING:
+            lines = [{"thinking": "Hmm."}, {"text": REPLY_TEXT}, {"stop": "end_turn"}]
+        return [json.dumps(line).encode() + b"\n" for line in lines]
+
+
 @pytest.fixture(params=["batches", "bare-events"])
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[LineHarness]:
     """The correct provider, once yielding batches and once bare events (still accepted for now)."""
@@ -207,6 +222,19 @@ async def test_a_bug_fails_its_contract_test(bugs: Bugs, check: Check, arguments
     try:
         with pytest.raises(AssertionError, match=problem):
             await check(harness, **arguments)
+    finally:
+        await harness.aclose()
+
+
+async def test_unsigned_thinking_keeps_the_contract_and_reaches_the_client_signed_by_the_router() -> None:
+    harness = UnsignedLineHarness()
+    try:
+        await suite.test_contract_thinking_reply(harness)
+        await suite.test_contract_signatures_name_the_provider_and_route_model(harness, Upstream.THINKING)
+        harness.script(Upstream.THINKING)
+        events = await harness.run(harness.request(Upstream.THINKING))
+        (wire,) = client_thinking_signatures(events, harness.route)
+        assert decode_signature(wire) == Signature("lines", "line-1", decode_signature(wire).value, router=True)
     finally:
         await harness.aclose()
 

@@ -10,7 +10,7 @@ import pytest
 from anthropic.types import ContentBlock, MessageParam, ToolParam
 
 from router.anthropic.decode import parse_request
-from router.anthropic.signatures import encode_signature
+from router.anthropic.signatures import decode_signature, encode_signature
 from router.conversation import (
     ImageBlock,
     Message,
@@ -286,6 +286,44 @@ async def test_redacted_thinking_round_trip(harness: Harness) -> None:
     same, other_model = harness.scripted.calls[1][0], harness.scripted.calls[2][0]
     assert same.messages[1].content == (ThinkingBlock("", MINTED, redacted=True), TextBlock("done"))
     assert other_model.messages[1].content == (TextBlock("done"),)  # nothing but a signature: dropped whole
+
+
+def unsigned_thinking_reply(thought: str, answer: str) -> list[Step]:
+    """Thinking the backend did not sign (Kiro's `<thinking>` tags, say), then the answer."""
+    return [step for step in thinking_reply(thought, answer, MINTED) if not isinstance(step, SignatureDelta)]
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["stream helper", "create"])
+async def test_unsigned_thinking_reaches_the_client_signed_by_the_router(harness: Harness, streamed: bool) -> None:
+    harness.scripted.queue(unsigned_thinking_reply("Unsigned thought.", "42"))
+    if streamed:
+        async with harness.sdk.messages.stream(model=OPUS, max_tokens=100, messages=ask("meaning?")) as stream:
+            kinds = [event.type async for event in stream]
+            message = await stream.get_final_message()
+        assert "signature" in kinds  # a signature_delta, as Anthropic sends before every thinking block closes
+    else:
+        message = await harness.sdk.messages.create(model=OPUS, max_tokens=100, messages=ask("meaning?"))
+    thinking = message.content[0]
+    assert isinstance(thinking, anthropic.types.ThinkingBlock) and thinking.thinking == "Unsigned thought."
+    assert thinking.signature
+    signature = decode_signature(thinking.signature)
+    assert signature.router and (signature.provider, signature.model) == ("scripted", "big-model")
+
+
+@pytest.mark.parametrize("convert", CONVERTERS.values(), ids=CONVERTERS.keys())
+async def test_a_router_signature_goes_back_to_no_provider_not_even_its_own(harness: Harness, convert: Convert) -> None:
+    harness.scripted.queue(unsigned_thinking_reply("Unsigned thought.", "42"))
+    async with harness.sdk.messages.stream(model=OPUS, max_tokens=100, messages=ask("meaning?")) as stream:
+        first = await stream.get_final_message()
+    history: list[MessageParam] = [*ask("meaning?"), {"role": "assistant", "content": [convert(b) for b in first.content]},
+                                   *ask("and why?")]
+    for model in (OPUS, SONNET, HAIKU):  # the route that produced it, another model of it, another provider
+        await harness.sdk.messages.create(model=model, max_tokens=100, messages=history)
+    replays = [harness.scripted.calls[1], harness.scripted.calls[2], harness.other.calls[-1]]
+    assert [(route.provider, route.model) for _, route in replays] == [
+        ("scripted", "big-model"), ("scripted", "mid-model"), ("other", "small-model")]
+    for request, _ in replays:
+        assert request.messages[1].content == (ThinkingBlock("Unsigned thought.", None), TextBlock("42"))
 
 
 async def test_parallel_tool_calls_are_separate_blocks_in_order(harness: Harness) -> None:

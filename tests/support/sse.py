@@ -30,8 +30,9 @@ def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:
 def check_order(events: list[tuple[str, dict[str, Any]]]) -> None:
     """Assert the stream is exactly what Anthropic would send (pings allowed anywhere after the start).
 
-    message_start; then blocks numbered 0.. each start/deltas of its kind/stop; then one
-    message_delta and message_stop. An `error` event may end the stream at any point.
+    message_start; then blocks numbered 0.. each start/deltas of its kind/stop, a thinking
+    block always with a non-empty signature_delta before its stop; then one message_delta
+    and message_stop. An `error` event may end the stream at any point.
     """
     names = [name for name, _ in events if name != "ping"]
     assert names and names[0] == "message_start", names
@@ -41,17 +42,19 @@ def check_order(events: list[tuple[str, dict[str, Any]]]) -> None:
     else:
         assert names[-2:] == ["message_delta", "message_stop"], names
         body = body[:-2]
-    expected_index, open_kind = 0, None
+    expected_index, open_kind, signed = 0, None, False
     for name, data in body[1:]:
         if name == "content_block_start":
             assert open_kind is None, f"block {expected_index} started while another is open"
             assert data["index"] == expected_index, data
-            open_kind = data["content_block"]["type"]
+            open_kind, signed = data["content_block"]["type"], False
         elif name == "content_block_delta":
             assert open_kind is not None and data["index"] == expected_index, data
             assert data["delta"]["type"] in DELTA_FOR_BLOCK[open_kind], (open_kind, data)
+            signed = signed or bool(data["delta"].get("signature"))
         elif name == "content_block_stop":
             assert open_kind is not None and data["index"] == expected_index, data
+            assert open_kind != "thinking" or signed, f"thinking block {expected_index} closed without a signature"
             open_kind, expected_index = None, expected_index + 1
         else:
             raise AssertionError(f"unexpected {name} inside the message: {names}")

@@ -26,6 +26,7 @@ from providers.codex.translate import (
 )
 from router.anthropic.decode import parse_request
 from router.anthropic.encode import StreamEncoder, reply_json
+from router.anthropic.signatures import decode_signature
 from router.collect import Collector
 from router.conversation import (
     DocumentBlock,
@@ -621,6 +622,7 @@ def test_server_tool_traffic_in_history_becomes_assistant_text() -> None:
         (ThinkingBlock("plan", Signature("codex", "gpt-5.4", "gAAAA-other")), {}, False),
         (ThinkingBlock("plan", Signature("kiro", streams.MODEL, "gAAAA-other")), {}, False),
         (ThinkingBlock("plan from another model"), {}, False),
+        (ThinkingBlock("plan", Signature("codex", streams.MODEL, streams.ENCRYPTED, router=True)), {}, False),
     ],
 )
 def test_thinking_blocks(block: ThinkingBlock, options: dict[str, Any], replayed: bool) -> None:
@@ -872,6 +874,25 @@ def test_signature_round_trips_through_the_client_into_the_next_request(stream: 
         "encrypted_content": expected.value,
     }
     assert [i["type"] for i in items] == ["message", "reasoning", "message", "message"]
+
+
+def test_reasoning_without_encrypted_content_reaches_the_client_signed_and_is_not_replayed() -> None:
+    stream = streams.numbered([*streams.opening(), *streams.reasoning(0, [["Thought."]], encrypted=""),
+                               *streams.message(1, "done"), streams.completed()])
+    events = run(stream)
+    assert not any(isinstance(event, SignatureDelta) for event in events)  # canonically: unsigned
+    encoder = StreamEncoder("claude-opus-4-8", route=ROUTE)
+    sse = checked(b"".join(encoder.encode(event) for event in events).decode())
+    assert "signature_delta" in [d["delta"]["type"] for n, d in sse if n == "content_block_delta"]
+    content = json.loads(reply_json(fold(events), "claude-opus-4-8", route=ROUTE))["content"]
+    signature = decode_signature(content[0]["signature"])
+    assert signature.router and (signature.provider, signature.model) == ("codex", streams.MODEL)
+    later = parse_request({"model": "claude-opus-4-8", "max_tokens": 100, "messages": [
+        {"role": "user", "content": "go"}, {"role": "assistant", "content": content},
+        {"role": "user", "content": "and then?"}]})
+    items = body_of(later)["input"]
+    assert [i["type"] for i in items] == ["message", "message", "message"]  # no reasoning item, no stand-in
+    assert signature.value not in json.dumps(items)
 
 
 def test_parallel_calls_never_interleave_and_keep_their_own_arguments() -> None:

@@ -25,6 +25,7 @@ from anthropic.types import Message, MessageParam, ToolParam
 from providers.kiro.tokens import iso_time
 from providers.kiro.translate import build_payload
 from router.anthropic.decode import parse_request
+from router.anthropic.signatures import decode_signature
 from router.route import Route
 from tests.conftest import claude_code_requests
 from tests.providers.codex.fake_backend import ENCRYPTED_PREFIX, FakeCodex
@@ -202,16 +203,42 @@ def test_thinking_is_shown_as_a_thinking_block(deployment: Deployment) -> None:
     )
     assert [block.type for block in message.content] == ["thinking", "text"]
     thinking, reply = message.content
-    # in-band thinking comes unsigned; the core shows it with an empty signature and accepts it back
-    assert (
-        thinking.type == "thinking"
-        and thinking.thinking == "The user greeted me."
-        and thinking.signature == ""
-    )
+    # in-band thinking comes unsigned; the client sees the router's stand-in, tagged with the route
+    assert thinking.type == "thinking" and thinking.thinking == "The user greeted me."
+    signature = decode_signature(thinking.signature)
+    assert signature.router and (signature.provider, signature.model) == ("kiro", SONNET)
     assert reply.type == "text" and reply.text == "hello from the fake kiro backend"
     assert current_message(deployment.kiro.requests[-1])["content"].startswith(
         "<thinking_mode>enabled</thinking_mode>\n<max_thinking_length>4000</max_thinking_length>"
     )
+
+
+def test_tags_thinking_streams_signed_and_goes_back_to_kiro_and_codex_as_unsigned(deployment: Deployment) -> None:
+    ask: list[MessageParam] = [{"role": "user", "content": "hello"}]
+    with deployment.sdk.messages.stream(
+        model=SONNET, max_tokens=8000, thinking={"type": "enabled", "budget_tokens": 4000}, messages=ask
+    ) as stream:
+        kinds = [event.type for event in stream]
+        first = stream.get_final_message()
+    assert "signature" in kinds and [block.type for block in first.content] == ["thinking", "text"]
+    thinking = first.content[0]
+    assert thinking.type == "thinking" and thinking.thinking == "The user greeted me." and thinking.signature
+    stand_in = decode_signature(thinking.signature).value
+
+    history = [*ask, cast(MessageParam, {"role": "assistant", "content": [b.model_dump() for b in first.content]}),
+               {"role": "user", "content": "and again"}]
+    for model in (SONNET, OPUS):  # back to Kiro, whose tag thinking it was; then to Codex
+        reply = deployment.sdk.messages.create(
+            model=model, max_tokens=8000, thinking={"type": "adaptive"}, messages=history
+        )
+        assert reply.content[-1].type == "text"
+    assert deployment.kiro.rejections == [] and len(deployment.kiro.requests) == 2
+    replayed = deployment.kiro.requests[-1]["conversationState"]["history"]
+    assistant_turn = next(entry["assistantResponseMessage"] for entry in replayed if "assistantResponseMessage" in entry)
+    assert "reasoningContent" not in assistant_turn  # tag thinking is not sent back (and never as a signature)
+    assert stand_in not in deployment.kiro.raw[-1].decode()
+    codex_input = json.dumps(deployment.codex.requests[-1]["input"])
+    assert len(deployment.codex.requests) == 1 and '"reasoning"' not in codex_input and stand_in not in codex_input
 
 
 def test_expired_token_is_refreshed_and_written_back(tmp_path: Path, upstream_transport: str) -> None:

@@ -18,7 +18,8 @@ from providers.kiro.eventstream import EventStreamDecoder, Frame
 from providers.kiro.failures import error_from_http, refreshable_403
 from providers.kiro.stream import ReplyState
 from providers.kiro.tools import ToolNames
-from router.anthropic.encode import StreamEncoder
+from router.anthropic.encode import StreamEncoder, reply_json
+from router.anthropic.signatures import decode_signature
 from router.collect import Collector
 from router.conversation import Reply, Signature, TextBlock, ThinkingBlock, ToolUseBlock, Usage
 from router.errors import (
@@ -440,6 +441,28 @@ def test_thinking_tags_are_left_alone_when_not_requested() -> None:
 def test_thinking_is_dropped_when_the_client_did_not_ask() -> None:
     events = run(text("<thinking>x</thinking>y"), thinking_state(show_thinking=False))
     assert fold(events).content == (TextBlock("y"),)
+
+
+@pytest.mark.parametrize(
+    ("stream", "state"),
+    [
+        (text("<thinking>Pondering.</thinking>\n\nDone."), thinking_state()),
+        (event("reasoningContentEvent", text="Pondering.") + text("Done."), None),  # native, but Kiro gave no signature
+    ],
+    ids=["tags", "native-unsigned"],
+)
+def test_thinking_kiro_did_not_sign_reaches_the_client_with_the_routers_signature(
+    stream: bytes, state: ReplyState | None
+) -> None:
+    events = run(stream, state)
+    assert fold(events).content == (ThinkingBlock("Pondering."), TextBlock("Done."))  # canonically: unsigned
+    encoder = StreamEncoder(MODEL, route=ROUTE)
+    sse = checked(b"".join(encoder.encode(e) for e in events).decode())
+    streamed = [d["delta"]["signature"] for n, d in sse if n == "content_block_delta" and "signature" in d["delta"]]
+    folded = orjson.loads(reply_json(fold(events), MODEL, route=ROUTE))["content"][0]["signature"]
+    for wire in (*streamed, folded):
+        assert decode_signature(wire) == Signature("kiro", MODEL, decode_signature(wire).value, router=True)
+    assert len(streamed) == 1
 
 
 def test_native_reasoning_becomes_a_signed_thinking_block() -> None:

@@ -28,8 +28,9 @@ from providers.kiro.models import FALLBACK_MODELS
 from providers.kiro.provider import KiroProvider, KiroSettings
 from providers.kiro.translate import PayloadOptions, build_payload
 from router.anthropic.decode import parse_request
+from router.anthropic.signatures import encode_signature, mint_signature
 from router.server.config import parse_config
-from router.conversation import Request
+from router.conversation import Request, Signature
 from router.errors import AuthError, ConfigError, ContextTooLong, PermissionDenied, ProviderError, RateLimited
 from router.errors import UpstreamRejected, UpstreamUnavailable
 from router.events import Event, MessageStart, MessageStop, TextDelta, TextStart, ThinkingDelta, ThinkingStart
@@ -287,6 +288,38 @@ async def test_thinking_mode_setting(make: Callable[..., Kiro], mode: str) -> No
     body = json.loads(kiro.sent().content)
     assert "<thinking_mode>" not in body["conversationState"]["currentMessage"]["userInputMessage"]["content"]
     assert ("additionalModelRequestFields" in body) == (mode == "native")
+
+
+@pytest.mark.parametrize(
+    ("signature", "mode", "sent_back"),
+    [
+        (mint_signature(ROUTE.provider, ROUTE.model), "tags", False),
+        (mint_signature(ROUTE.provider, ROUTE.model), "native", False),
+        (Signature(ROUTE.provider, ROUTE.model, "sig-kiro-0123456789"), "native", True),  # the control: Kiro's own
+    ],
+    ids=["router-signed-tags", "router-signed-native", "kiro-signed-native"],
+)
+async def test_thinking_the_router_signed_goes_back_to_kiro_unsigned(
+    make: Callable[..., Kiro], signature: Signature, mode: str, sent_back: bool
+) -> None:
+    """Tag thinking reaches the client with the router's stand-in; Kiro would refuse it as `reasoningContent`."""
+    kiro = make(thinking_mode=mode)
+    kiro.serve(streamed(*HELLO)[0])
+    thinking = {"type": "thinking", "thinking": "Pondering.", "signature": encode_signature(signature)}
+    await kiro.run(request(
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": [thinking, {"type": "text", "text": "Done."}]},
+        {"role": "user", "content": "again"},
+        thinking={"type": "enabled", "budget_tokens": 4000},
+    ))
+    body = json.loads(kiro.sent().content)
+    replayed = body["conversationState"]["history"][1]["assistantResponseMessage"]
+    assert replayed["content"] == "Done."
+    if sent_back:
+        assert replayed["reasoningContent"] == {"reasoningText": {"text": "Pondering.", "signature": signature.value}}
+    else:
+        assert "reasoningContent" not in replayed and signature.value not in kiro.sent().content.decode()
+        assert check_request(body, KNOWN_MODELS) is None
 
 
 async def test_a_stream_cut_mid_frame_is_unavailable(kiro: Kiro) -> None:

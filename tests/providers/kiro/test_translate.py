@@ -757,6 +757,8 @@ MINE = Signature("kiro", "claude-opus-4.5", "sig-abc")
         (ThinkingBlock("pondering", Signature("codex", "gpt-5.5", "x")), "native", None),
         (ThinkingBlock("pondering", Signature("kiro", "claude-sonnet-4.5", "x")), "native", None),
         (ThinkingBlock("pondering"), "native", None),
+        (ThinkingBlock("pondering", Signature(MINE.provider, MINE.model, "stand-in", router=True)), "native", None),
+        (ThinkingBlock("pondering", Signature(MINE.provider, MINE.model, "stand-in", router=True)), "tags", None),
     ],
 )
 def test_earlier_reasoning_goes_back_only_when_native_and_minted_here(

@@ -22,7 +22,7 @@ import pytest
 
 from providers.openrouter.provider import OpenRouterProvider, OpenRouterRouteOptions, OpenRouterSettings
 from router.anthropic.decode import parse_request
-from router.anthropic.signatures import encode_signature
+from router.anthropic.signatures import encode_signature, mint_signature
 from router.server.config import parse_config
 from router.conversation import Request, Signature
 from router.errors import AuthError, ConfigError, Overloaded, ProviderError, RateLimited
@@ -37,6 +37,7 @@ from router.testing.scripted import ScriptedBody, json_response, scripted_respon
 from tests.providers.conftest import Opened
 from tests.providers.openrouter import chunks
 from tests.providers.openrouter.contract import BASE, CLAUDE, KEY, OpenRouterHarness, error_document, sse
+from tests.providers.openrouter.fake_openrouter import check_anthropic_request, check_chat_request
 
 LLAMA = Route("openrouter", "meta-llama/llama-3.3-70b-instruct:free", options=OpenRouterRouteOptions(provider={"sort": "price"}))
 PREFERENCES = {"order": ["anthropic"], "allow_fallbacks": False, "data_collection": "deny"}
@@ -310,6 +311,38 @@ async def test_anthropic_endpoint_sends_raw_signatures_and_wraps_them_back(make:
     stop = events[-1]
     assert isinstance(stop, MessageStop) and stop.stop_reason == "end_turn" and stop.usage.output_tokens == 9
     assert body.closed
+
+
+@pytest.mark.parametrize("endpoint", [False, True], ids=["chat-completions", "anthropic-endpoint"])
+@pytest.mark.parametrize("origin", [Route("kiro", "claude-sonnet-4.5"), CLAUDE], ids=["kiro-tags", "own-unsigned"])
+async def test_thinking_the_router_signed_goes_back_unsigned(
+    make: Callable[..., OpenRouter], endpoint: bool, origin: Route
+) -> None:
+    """A stand-in signature (Kiro's tag thinking, or this provider's own unsigned reasoning) is never sent on."""
+    provider = make(anthropic_endpoint=endpoint)
+    if endpoint:
+        provider.messages.side_effect = [httpx.Response(200, stream=ScriptedBody(anthropic_sse(NATIVE_REPLY)))]
+    else:
+        provider.serve(streamed(chunks.text("Done"))[0])
+    stand_in = mint_signature(origin.provider, origin.model)
+    req = request(
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "Pondering.", "signature": encode_signature(stand_in)},
+            {"type": "text", "text": "a"}]},
+        {"role": "user", "content": "more"},
+        thinking={"type": "enabled", "budget_tokens": 2048},
+    )
+    check_grammar(await provider.run(req, CLAUDE))
+    document = sent((provider.messages if endpoint else provider.chat).calls.last)
+    (replayed,) = [message for message in document["messages"] if message["role"] == "assistant"]
+    if endpoint:
+        assert replayed["content"] == [{"type": "text", "text": "a"}]  # Claude would refuse the thinking block
+        assert check_anthropic_request(document, {}) is None
+    else:
+        assert "reasoning_details" not in replayed and replayed["content"] == "a"
+        assert check_chat_request(document) is None
+    assert stand_in.value not in json.dumps(document) and "swy1" not in json.dumps(document)
 
 
 async def test_anthropic_endpoint_errors_and_cut_off_streams(make: Callable[..., OpenRouter]) -> None:

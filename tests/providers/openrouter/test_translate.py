@@ -38,7 +38,7 @@ from providers.openrouter.translate import (
 )
 from router.anthropic.decode import parse_request
 from router.anthropic.encode import StreamEncoder, reply_json
-from router.anthropic.signatures import encode_signature
+from router.anthropic.signatures import decode_signature, encode_signature
 from router.collect import Collector
 from router.conversation import (
     CacheControl,
@@ -622,6 +622,24 @@ def test_reasoning_text_without_details_has_no_signature() -> None:
     anthropic_sse(events)
     assert events[1:4] == [ThinkingStart(), ThinkingDelta("Thinking it over."), BlockStop()]
     assert not any(isinstance(e, SignatureDelta) for e in events)
+
+
+def test_reasoning_without_details_reaches_the_client_signed_and_goes_back_in_neither_dialect() -> None:
+    events = run(chunks.REASONING_WITHOUT_DETAILS)
+    encoder = StreamEncoder("claude-opus-4-8", route=CLAUDE)
+    sse = checked(b"".join(encoder.encode(event) for event in events).decode())
+    assert "signature_delta" in [d["delta"]["type"] for n, d in sse if n == "content_block_delta"]
+    content = json.loads(reply_json(fold(events), "claude-opus-4-8", route=CLAUDE))["content"]
+    signature = decode_signature(content[0]["signature"])
+    assert signature.router and (signature.provider, signature.model) == ("openrouter", chunks.MODEL)
+    later = parse_request({"model": "claude-opus-4-8", "max_tokens": 100, "messages": [
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": content},
+        {"role": "user", "content": "more"}]})
+    chat = body_of(later, CLAUDE)
+    assert "reasoning_details" not in chat["messages"][1] and signature.value not in json.dumps(chat)
+    native = native_payload(later, CLAUDE)
+    assert native["messages"][1]["content"] == [{"type": "text", "text": "42"}]  # Claude would refuse it
+    assert signature.value not in json.dumps(native)
 
 
 def test_hidden_reasoning_keeps_only_its_signature() -> None:
