@@ -35,14 +35,27 @@ def status_and_type(exc: BaseException) -> tuple[int, str]:
     return 500, "api_error"
 
 
+MAX_MESSAGE = 1000
+"""The longest error message a client reads. Messages quote what the client sent (a model name) or
+what an upstream said; a longer one keeps its start and its end, which say what went wrong and
+what to do, and not the megabyte in between."""
+
+
 def message_of(exc: BaseException) -> str:
     """What the client may read: router errors say what happened, anything else says nothing internal."""
     if isinstance(exc, errors.ContextTooLong):
         text = exc.message
-        return text if text.lower().startswith(CONTEXT_TOO_LONG) else f"{CONTEXT_TOO_LONG}: {text}"
+        return _bounded(text if text.lower().startswith(CONTEXT_TOO_LONG) else f"{CONTEXT_TOO_LONG}: {text}")
     if isinstance(exc, errors.RouterError):
-        return exc.message
+        return _bounded(exc.message)
     return "internal router error; the router's log has the details"
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= MAX_MESSAGE:
+        return text
+    head, tail = MAX_MESSAGE * 6 // 10, MAX_MESSAGE * 3 // 10
+    return f"{text[:head]} [... {len(text) - head - tail} characters cut ...] {text[-tail:]}"
 
 
 def error_body(error_type: str, message: str) -> bytes:

@@ -79,7 +79,7 @@ def _complete_object(schema: dict[str, Any]) -> dict[str, Any]:
     properties = schema.setdefault("properties", {})
     required = schema.get("required")
     if isinstance(required, list) and isinstance(properties, Mapping):
-        kept = [name for name in required if name in properties]
+        kept = [name for name in required if isinstance(name, str) and name in properties]  # [{}] is no name
         if kept:
             schema["required"] = kept
         else:
