@@ -2,6 +2,6 @@
 
 import sys
 
-from router.server.cli import main
+from router.server.entry import main
 
 sys.exit(main())

@@ -199,12 +199,17 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token accounting, in Anthropic's terms: `input_tokens` excludes cached input."""
+    """Token accounting, in Anthropic's terms: `input_tokens` excludes cached input.
+
+    `cost` is what the backend said the reply cost (OpenRouter: credits, i.e. USD), None when it
+    says nothing; the usage ledger keeps it, clients never see it.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_creation_input_tokens: int = 0
+    cost: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

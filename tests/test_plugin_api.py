@@ -7,6 +7,7 @@ contract and the toolkit. Changing any of them without the docs fails here.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ import pluggy
 
 import router
 from router import hookspecs
+from router.conversation import Usage
 from router.provider import Provider
 
 DOCS = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text(encoding="utf-8")
@@ -75,6 +77,13 @@ def test_every_exported_name_has_a_row_in_the_reference() -> None:
     rows = set(re.findall(r"^\| `(\w+)", DOCS, re.MULTILINE))
     missing = [name for name in router.__all__ if name != "__version__" and name not in rows]
     assert not missing, f"docs/plugins.md has no reference row for {missing}"
+
+
+def test_every_usage_field_is_documented() -> None:
+    names = [field.name for field in dataclasses.fields(Usage)]
+    documented = re.search(r"`router\.conversation\.Usage\((?P<params>[^)]*)\)`", DOCS)
+    assert documented is not None, "docs/plugins.md does not describe router.conversation.Usage"
+    assert [p.strip() for p in documented["params"].split(",")] == names
 
 
 def test_the_hook_marker_is_the_projects() -> None:

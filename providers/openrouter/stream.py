@@ -57,7 +57,8 @@ class _Segment:
 
 
 def usage_from(raw: Any) -> tuple[Usage, float | None]:
-    """OpenRouter usage in Anthropic's terms, and the cost in credits when reported.
+    """OpenRouter usage in Anthropic's terms, and the cost in credits when reported (also in the usage,
+    for the router's usage ledger).
 
     `prompt_tokens` includes cached reads and cache writes; Anthropic counts them apart.
     """
@@ -66,14 +67,16 @@ def usage_from(raw: Any) -> tuple[Usage, float | None]:
     details = raw.get("prompt_tokens_details")
     details = details if isinstance(details, Mapping) else {}
     cached, written = _count(details.get("cached_tokens")), _count(details.get("cache_write_tokens"))
+    reported = raw.get("cost")
+    cost = float(reported) if isinstance(reported, (int, float)) and not isinstance(reported, bool) else None
     usage = Usage(
         input_tokens=max(0, _count(raw.get("prompt_tokens")) - cached - written),
         output_tokens=_count(raw.get("completion_tokens")),
         cache_read_input_tokens=cached,
         cache_creation_input_tokens=written,
+        cost=cost,
     )
-    cost = raw.get("cost")
-    return usage, float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None
+    return usage, cost
 
 
 def _count(value: Any) -> int:

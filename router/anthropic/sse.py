@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from typing import Any
@@ -63,6 +64,8 @@ class EventStreamResponse:
         self.sent = 0  # body messages sent; the watcher pings when it stops moving
         self.pending: list[bytes] = []  # encoded, not yet written: flushed before any error event
         self.stop_reason: str | None = None  # why the stream task was cancelled: "disconnect" or "shutdown"
+        self.first_byte: float | None = None  # `time.perf_counter()` when the first body message went out
+        self.error_type: str | None = None  # the Anthropic error type the stream ended with, if it failed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
@@ -133,6 +136,8 @@ class EventStreamResponse:
         self.sending = True
         await send({"type": "http.response.body", "body": data, "more_body": True})
         self.sending = False
+        if not self.sent:
+            self.first_byte = time.perf_counter()
         self.sent += 1
 
     async def _watch(self, receive: Receive, send: Send, stream_task: asyncio.Task[Any] | None) -> None:
@@ -171,7 +176,7 @@ class EventStreamResponse:
         return await self._fail(send, Overloaded("the router is shutting down; retry the request"))
 
     async def _fail(self, send: Send, exc: BaseException) -> int:
-        status, _ = status_and_type(exc)
+        status, self.error_type = status_and_type(exc)
         if self.pending:  # what the client was about to get still goes out, then the error
             with suppress(OSError):
                 await self._flush(send)

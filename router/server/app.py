@@ -25,13 +25,16 @@ from starlette.types import Receive, Scope, Send
 from router import __version__
 from router.anthropic.decode import decode_request
 from router.anthropic.encode import StreamEncoder, reply_json
-from router.anthropic.errors import error_body, error_response_parts
+from router.anthropic.errors import error_body, error_response_parts, status_and_type
 from router.collect import collect
 from router.conversation import Request, Usage
 from router.errors import AuthError, NotFound, RequestError, RouterError
 from router.events import Batch, MessageStop
 from router.provider import ModelInfo
 from router.route import Resolution, Route
+from router.server.accounts import session_of
+from router.server.ledger import Ledger, LedgerRow
+from router.server.dashboard import Dashboard
 from router.server.runtime import MODEL_LIST_TIMEOUT, Runtime
 from router.anthropic.sse import SERVER_SEND, EventStreamResponse
 from router.tokens import estimate_input_tokens
@@ -45,7 +48,11 @@ AUTH_MESSAGE = "invalid x-api-key: this router only serves clients that send the
 
 @dataclass
 class Exchange:
-    """What the access log says about one request, filled in as it progresses."""
+    """What the access log and the usage ledger say about one request, filled in as it progresses.
+
+    It keeps the few facts the ledger needs, never the request itself: a stream may last minutes,
+    and its request (often 100+ KB) need not live that long.
+    """
 
     path: str = "/v1/messages"
     started: float = field(default_factory=time.perf_counter)
@@ -53,9 +60,22 @@ class Exchange:
     route: Route | None = None
     account: str = "-"
     usage: Usage | None = None
+    ledger: Ledger | None = None
+    at: float = 0.0
+    """When the request came in (epoch seconds, the runtime's clock)."""
+    client_model: str = ""
+    session: str | None = None
+    stream: bool = False
+    first_byte: float | None = None
+    """`time.perf_counter()` at the first byte sent (streams), or when the upstream's reply began."""
+    error_type: str | None = None
+
+    def decoded(self, request: Request) -> None:
+        """Note what the ledger keeps of the request."""
+        self.client_model, self.session, self.stream = request.model, session_of(request), request.stream
 
     def log(self, status: int) -> None:
-        """Write the one access-log line of this request."""
+        """Write the one access-log line of this request, and its row in the usage ledger."""
         res, route, usage = self.resolution, self.route, self.usage or Usage()
         access_log.info(
             'POST %s tier=%s rule="%s" route=%s provider=%s account=%s model=%s status=%d in=%d cached=%d out=%d %.0fms',
@@ -72,6 +92,21 @@ class Exchange:
             usage.output_tokens,
             (time.perf_counter() - self.started) * 1000,
         )
+        if self.ledger is not None:
+            self.ledger.record(self._row(status, usage))
+
+    def _row(self, status: int, usage: Usage) -> LedgerRow:
+        res, route, started = self.resolution, self.route, self.started
+        routed = self.account != "-"
+        return LedgerRow(
+            at=self.at, session=self.session, path=self.path, stream=self.stream, client_model=self.client_model,
+            tier=res.tier if res else None, rule=res.rule if res else "-",
+            provider=route.provider if route else None, account=self.account if routed else None,
+            upstream_model=route.model if route else None, input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens, cached_tokens=usage.cache_read_input_tokens, cost=usage.cost,
+            ttfb_ms=(self.first_byte - started) * 1000 if self.first_byte is not None else None,
+            total_ms=(time.perf_counter() - started) * 1000, status=status, error_type=self.error_type,
+        )
 
 
 class Endpoints:
@@ -83,25 +118,23 @@ class Endpoints:
 
     async def messages(self, http: HTTPRequest) -> Response | EventStreamResponse:
         """`POST /v1/messages`: one assistant turn, streamed or folded."""
-        exchange = Exchange()
+        exchange = self._exchange("/v1/messages")
         try:
             request, size = await self._decode(http, for_count=False)
+            exchange.decoded(request)
             exchange.resolution = self.runtime.rules.resolve(request.model, request, size)
             exchange.route = exchange.resolution.primary
             started = await self.runtime.dispatcher.start(request, exchange.resolution)
             exchange.route, exchange.account, events = started.route, started.account, started.batches
+            exchange.first_byte = time.perf_counter()
         except Exception as exc:
-            response = _error_response(exc)
-            exchange.log(response.status_code)
-            return response
+            return _failed(exchange, exc)
         if request.stream:
             return self._stream(request, events, exchange)
         try:
             reply = await collect(events)
         except Exception as exc:
-            response = _error_response(exc)
-            exchange.log(response.status_code)
-            return response
+            return _failed(exchange, exc)
         exchange.usage = reply.usage
         exchange.log(200)
         return Response(reply_json(reply, request.model, route=exchange.route), media_type=JSON)
@@ -109,29 +142,31 @@ class Endpoints:
     def _stream(self, request: Request, events: AsyncIterator[Batch], exchange: Exchange) -> EventStreamResponse:
         def on_end(status: int, stop: MessageStop | None) -> None:
             exchange.usage = stop.usage if stop else None
+            exchange.first_byte = response.first_byte or exchange.first_byte
+            exchange.error_type = response.error_type
             exchange.log(status)
 
-        return EventStreamResponse(
+        response = EventStreamResponse(
             events,
             StreamEncoder(request.model, route=exchange.route),
             ping_interval=self.server.ping_interval,
             closing=self.runtime.lifecycle.closing,
             on_end=on_end,
         )
+        return response
 
     async def count_tokens(self, http: HTTPRequest) -> Response:
         """`POST /v1/messages/count_tokens`: the provider's count, else the local estimate."""
-        exchange = Exchange("/v1/messages/count_tokens")
+        exchange = self._exchange("/v1/messages/count_tokens")
         try:
             request, size = await self._decode(http, for_count=True)
+            exchange.decoded(request)
             exchange.resolution = self.runtime.rules.resolve(request.model, request, size)
             route = exchange.route = exchange.resolution.primary
             provider = self.runtime.providers.get(route.provider)
             counted = await provider.count_tokens(request, route) if provider else None
         except Exception as exc:
-            response = _error_response(exc)
-            exchange.log(response.status_code)
-            return response
+            return _failed(exchange, exc)
         tokens = counted if counted is not None else estimate_input_tokens(request)
         exchange.usage = Usage(input_tokens=tokens)
         exchange.log(200)
@@ -174,6 +209,9 @@ class Endpoints:
         return Response(b"switchyard router is running\n", media_type="text/plain")
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _exchange(self, path: str) -> Exchange:
+        return Exchange(path, ledger=self.runtime.ledger, at=self.runtime.clock())
 
     async def _decode(self, http: HTTPRequest, *, for_count: bool) -> tuple[Request, int]:
         """The request and its body's size in bytes (what long-context lanes estimate tokens from)."""
@@ -247,6 +285,14 @@ def _model_json(model_id: str, name: str) -> dict[str, str]:
     return {"type": "model", "id": model_id, "display_name": name, "created_at": "2025-01-01T00:00:00Z"}
 
 
+def _failed(exchange: Exchange, exc: BaseException) -> Response:
+    """The error response for a request that failed before its reply began, logged and recorded."""
+    response = _error_response(exc)
+    exchange.error_type = "request_too_large" if isinstance(exc, TooLarge) else status_and_type(exc)[1]
+    exchange.log(response.status_code)
+    return response
+
+
 def _error_response(exc: BaseException) -> Response:
     if isinstance(exc, TooLarge):
         return Response(error_body("request_too_large", exc.message), status_code=413, media_type=JSON)
@@ -302,6 +348,7 @@ def create_app(runtime: Runtime) -> Starlette:
         HTTPRoute("/v1/models/{model_id:path}", endpoints.model, methods=["GET"]),
         HTTPRoute("/health", endpoints.health, methods=["GET"]),
         HTTPRoute("/", endpoints.root, methods=["GET", "HEAD"]),
+        *Dashboard(runtime).routes(),
     ]
     app = App(
         routes=routes,

@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import shutil
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
@@ -26,6 +27,12 @@ from router.server.logs import configure_logging
 from router.server.plugins import PluginLoadError, make_plugin_manager, plugin_infos, provider_classes
 from router.provider import DEFAULT_ACCOUNT, LoginOptions, Provider
 from router.server.runtime import Lifecycle, Runtime, account_dir, state_dir
+from router.server import statusline
+from router.server.entry import STATUSLINE
+from router.server import usage_report
+from router.server.ledger import GROUPINGS, Ledger, ledger_file
+from router.server import claude_settings, term
+from router.server.launcher import LOG_NAME, code_arguments, launch
 from router.toolkit.failures import describe_wait
 from router.settings import InvalidField, build_settings
 
@@ -34,8 +41,11 @@ INSECURE_FLAG = "--insecure-no-auth"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `router` console script."""
-    args = _parser().parse_args(argv)
+    """The `router` command (the console script enters through `router.server.entry`)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == [STATUSLINE]:
+        return statusline.main(arguments[1:])
+    args = _parser().parse_args(code_arguments(arguments))
     try:
         return int(args.handler(args))
     except ConfigError as exc:
@@ -101,6 +111,38 @@ def _parser() -> argparse.ArgumentParser:
     accounts.add_argument("--account", metavar="NAME", help="with --clear: only this account")
     _config_option(accounts)
     accounts.set_defaults(handler=accounts_command)
+
+    # listed for --help only: `main` (and router.server.entry, before this module loads) hands
+    # `router statusline ...` to router.server.statusline, whose options never fail
+    commands.add_parser("statusline", add_help=False, help="print the status line Claude Code shows (settings.json "
+                        "statusLine): lane, session tokens, quota left; reads its JSON on stdin")
+
+    usage = commands.add_parser("usage", help="what the requests served used: tokens, cost, errors (the usage ledger)")
+    usage.add_argument("--since", default=usage_report.SINCE_DEFAULT, metavar="WHEN",
+                       help="a span back from now (7d, 24h, 30m) or a date or time (2026-12-01, UTC); default 7d")
+    usage.add_argument("--by", choices=GROUPINGS, help="one line per provider, model, account, day (UTC) or rule")
+    usage.add_argument("--json", action="store_true", help="print the lines as a JSON array")
+    _config_option(usage)
+    usage.set_defaults(handler=usage_command)
+
+    code = commands.add_parser(
+        "code", allow_abbrev=False, help="start Claude Code wired to this router (starting one if none runs)",
+        usage="router code [--config PATH] [--] [CLAUDE_ARGS ...]",
+        description="Runs `claude` with ANTHROPIC_BASE_URL and ANTHROPIC_AUTH_TOKEN pointing at the router; "
+                    "starts `router serve` for the session when nothing answers on the configured port. "
+                    "Every argument after the router's own options goes to claude unchanged.")
+    _config_option(code)
+    code.add_argument("claude_args", nargs="*", metavar="CLAUDE_ARGS", help="passed to claude as they are")
+    code.set_defaults(handler=code_command)
+
+    settings = commands.add_parser("claude-settings",
+                                   help="point every Claude Code session at the router (~/.claude/settings.json)")
+    settings.add_argument("action", choices=("install", "uninstall", "show"))
+    settings.add_argument("--yes", action="store_true", help="write without asking (needed when not in a terminal)")
+    settings.add_argument("--statusline", action="store_true",
+                          help="also register `router statusline` as Claude Code's status line")
+    _config_option(settings)
+    settings.set_defaults(handler=claude_settings_command)
     return parser
 
 
@@ -151,7 +193,9 @@ def _account_lines(runtime: Runtime, out: TextIO, *, only_interesting: bool = Fa
     for state in runtime.account_states():
         if only_interesting and len(runtime.pools[state.provider].accounts) < 2 and not state.cooling:
             continue
-        print(f"  {state.provider + '/' + state.account:<24} {state.summary(now)}", file=out)
+        summary = term.state(state.credentials.ok and not state.cooling, state.summary(now), out,
+                             warn=state.credentials.ok)
+        print(f"  {state.provider + '/' + state.account:<24} {summary}", file=out)
         for window in state.quotas:
             print(f"  {'':<24}   {_quota_text(window, now)}", file=out)
 
@@ -281,7 +325,8 @@ def models_command(args: argparse.Namespace) -> int:
             for name, provider in runtime.providers.items():
                 print(f"{name}:")
                 try:
-                    models = await provider.list_models()
+                    with term.spinner(f"asking {name} for its models"):
+                        models = await provider.list_models()
                 except Exception as exc:
                     print(f"  (could not list models: {exc})")
                     continue
@@ -304,10 +349,11 @@ def status_command(args: argparse.Namespace) -> int:
         try:
             statuses = runtime.credential_statuses()
             for name, status in statuses.items():
-                print(f"{name:<12} {'ok' if status.ok else 'MISSING'}  {status.detail}")
+                print(f"{name:<12} {term.state(status.ok, 'ok' if status.ok else 'MISSING')}  {status.detail}")
                 provider = runtime.providers.get(name)
                 if status.ok and provider is not None:
-                    usage = await _usage(provider)
+                    with term.spinner(f"asking {name} for its usage"):
+                        usage = await _usage(provider)
                     if usage:
                         print(f"{'':<12} usage: {usage}")
             print("accounts:")
@@ -363,10 +409,43 @@ def _clear(runtime: Runtime, provider: str, account: str | None) -> bool:
     return True
 
 
+def usage_command(args: argparse.Namespace) -> int:
+    """`router usage`: the ledger's totals since `--since`, grouped `--by`, as a table or JSON."""
+    config, _, _, _ = load(args.config)
+    settings = config.ledger
+    path = settings.path or ledger_file(state_dir())
+    if not settings.enabled:
+        print("router: the usage ledger is off (ledger.enabled: false in the config); nothing is recorded",
+              file=sys.stderr)
+        return 1
+    now = time.time()
+    try:
+        since = usage_report.parse_since(args.since, now)
+    except ValueError as exc:
+        raise ConfigError("--since", str(exc)) from None
+    if path.exists():
+        ledger = Ledger(path, retention_days=settings.retention_days)
+        try:
+            groups = ledger.totals(since, args.by)
+        finally:
+            ledger.close()
+    else:  # nothing served yet: say so without creating the file
+        groups = [] if args.by else [usage_report.total_of([])]
+    if args.json:
+        print(usage_report.as_json(groups))
+        return 0
+    grouped = f", by {args.by}" if args.by else ""
+    print(f"usage since {usage_report.describe_since(since)}{grouped} (ledger: {path})")
+    for line in usage_report.table(groups, args.by):
+        print(line)
+    return 0
+
+
 def login_command(args: argparse.Namespace) -> int:
     """`router login NAME`: the provider's own sign-in flow."""
     options = LoginOptions(device=args.device, import_from=args.import_from, force=args.force)
-    return _with_provider(args, lambda provider: provider.login(options, _say))
+    with term.spinner("waiting for the sign-in to finish") as spin:
+        return _with_provider(args, lambda provider: provider.login(options, spin.say))
 
 
 def logout_command(args: argparse.Namespace) -> int:
@@ -418,3 +497,17 @@ def _with_provider(args: argparse.Namespace, action: Callable[[Provider[Any]], A
         return 0
 
     return asyncio.run(run())
+
+
+def code_command(args: argparse.Namespace) -> int:
+    """`router code`: Claude Code against this router, which is started for the session if need be."""
+    config, _, _, _ = load(args.config)
+    path = args.config if args.config is not None else find_config()
+    serve_args = ["serve", *(["--config", str(path)] if path is not None else [])]
+    return launch(args.claude_args, config.server, serve_args, state_dir() / LOG_NAME)
+
+
+def claude_settings_command(args: argparse.Namespace) -> int:
+    """`router claude-settings install|uninstall|show`."""
+    config, _, _, _ = load(args.config)
+    return claude_settings.command(args.action, config.server, yes=args.yes, statusline=args.statusline)

@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +42,7 @@ EFFORTS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh",
 """Reasoning efforts a route may ask for; also the only `:suffix` values `parse_target` splits off."""
 
 CONFIG_ENV = "SWITCHYARD_CONFIG"
-TOP_LEVEL_KEYS = ("server", "providers", "routes", "default")
+TOP_LEVEL_KEYS = ("server", "providers", "routes", "default", "ledger")
 RULE_KEYS = ("when", "use", "effort", "fallback", "options", "accounts", "strategy")
 WHEN_KEYS = ("tier", "model")
 POOL_KEYS = ("accounts", "strategy")
@@ -89,6 +89,21 @@ class ServerConfig:
         check_field(self.long_context_tokens > 0, "long_context_tokens", "must be greater than 0")
         if self.auth_token == "":  # `${TOKEN:-}` with TOKEN unset means "no auth", not "the empty token"
             object.__setattr__(self, "auth_token", None)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerConfig:
+    """The usage ledger (`router usage`, docs/usage.md); the `ledger:` section."""
+
+    enabled: bool = True
+    path: Path | None = None
+    """The SQLite file; None: `usage.sqlite3` in the state directory. Relative to the config file's folder."""
+    retention_days: int = 90
+    """Requests older than this many days are deleted (at start, then once a day)."""
+
+    def __post_init__(self) -> None:
+        check_field(self.path is None or bool(self.path.name), "path", "must name a file")
+        check_field(self.retention_days >= 1, "retention_days", "must be 1 or more")
 
 
 def is_loopback(host: str) -> bool:
@@ -153,6 +168,7 @@ class Config:
     missing_providers: tuple[str, ...] = ()
     pools: Mapping[str, PoolConfig] = field(default_factory=dict)
     """Each enabled provider's accounts and strategy; `providers` holds the settings of each one's first account."""
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
 
 
 # ---------------------------------------------------------------- finding and loading the file
@@ -278,7 +294,16 @@ class _Parser:
         routes = tuple(self._rule(item, f"routes[{i}]", when=True) for i, item in enumerate(rules))
         default = None if top.get("default") is None else self._rule(top["default"], "default", when=False)
         pools = {name: self.pools.get(name) or PoolConfig(name, None) for name in self.providers}
-        return Config(server, dict(self.providers), routes, default, source, tuple(self.missing), pools)
+        ledger = self._ledger(top.get("ledger"), source)
+        return Config(server, dict(self.providers), routes, default, source, tuple(self.missing), pools, ledger)
+
+    @staticmethod
+    def _ledger(data: object, source: Path | None) -> LedgerConfig:
+        """The `ledger:` section; a relative `path` is taken from the config file's folder."""
+        ledger: LedgerConfig = build_settings(LedgerConfig, data, "ledger")
+        if ledger.path is not None and not ledger.path.is_absolute() and source is not None:
+            ledger = replace(ledger, path=source.parent / ledger.path)
+        return ledger
 
     def _providers(self, data: object) -> None:
         for name, section in as_mapping(data, "providers").items():

@@ -27,6 +27,7 @@ from router.server.accounts import Account, Pool, Sessions
 from router.server.config import ACCOUNT_NAME, AccountSpec, Config, PoolConfig
 from router.server.cooldowns import Cooldown, Cooldowns, SqliteStore, Store, state_file
 from router.server.dispatch import Dispatcher
+from router.server.ledger import Ledger, ledger_file
 from router.server.rules import Rules
 from router.server.yamllines import located
 from router.toolkit.failures import describe_wait
@@ -197,6 +198,8 @@ class Runtime:
             self.pools, self.cooldowns, sessions=self.sessions, retries=server.retries, missing=missing
         )
         self.lifecycle = Lifecycle(server.shutdown_grace)
+        self.ledger = open_ledger(config, root, clock)
+        """The usage ledger (one row per request), or None when `ledger.enabled` is false."""
 
     def _quota_sink(self, provider: str, account: str) -> QuotaSink:
         """The account's `report_quota`: never raises, so a provider need not guard the call."""
@@ -315,6 +318,16 @@ class Runtime:
                     await pool.first.instance.context.http.aclose()
         finally:
             self.store.close()
+            if self.ledger is not None:
+                self.ledger.close()
+
+
+def open_ledger(config: Config, root: Path, clock: Callable[[], float] = time.time) -> Ledger | None:
+    """The usage ledger `config` asks for: its `ledger.path`, else `usage.sqlite3` in `root`."""
+    settings = config.ledger
+    if not settings.enabled:
+        return None
+    return Ledger(settings.path or ledger_file(root), retention_days=settings.retention_days, clock=clock)
 
 
 def _missing_message(name: str) -> str:

@@ -16,10 +16,16 @@ from pathlib import Path
 
 def write_private_text(path: Path, text: str) -> None:
     """Replace `path` with `text` atomically, readable by the owner only (folder created 0700)."""
+    write_text_atomically(path, text, mode=0o600)
+
+
+def write_text_atomically(path: Path, text: str, *, mode: int) -> None:
+    """Replace `path` with `text` atomically, the new file given `mode` before a byte is written
+    (for a file another program owns, whose mode is kept; folder created 0700)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(temp, 0o600)
+        os.chmod(temp, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

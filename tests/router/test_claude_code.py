@@ -8,17 +8,23 @@ router, and received the final answer that quotes it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
 
 from router.conversation import Request, Tool, ToolResultBlock
 from router.errors import RateLimited
 from router.server.runtime import Runtime
 from tests.conftest import CLASSES, make_config
+from tests.providers.openrouter.fake_openrouter import API_KEY, Body, Call, FakeOpenRouter, Turn, text_of
 from tests.support.claude_code import claude_code_binary, claude_env
-from tests.support.live import served
+from tests.support.live import free_port, router_env, serve_asgi, served
 from tests.support.scripted import ScriptedProvider, Step, text_reply, tool_reply
 
 COMMAND = "echo router-e2e-$((6*7))"
@@ -101,3 +107,54 @@ def test_claude_code_finishes_on_the_fallback_when_the_first_target_is_out_of_qu
     assert f"The command printed: {MARKER}" in final["result"]
     assert len(first.calls) == 1  # asked once; on cooldown for the rest of the session
     assert len(fallback.calls) >= 2 and all(route.model == "backup-model" for _r, route in fallback.calls)
+
+
+def bash_brain(body: Body) -> Turn:
+    """The fake OpenRouter's model: ask for the Bash call when Bash is offered; quote its result once back."""
+    messages = body["messages"]
+    if messages[-1]["role"] == "tool":
+        return Turn(text=f"The command printed: {text_of(messages[-1].get('content')).strip()}")
+    if any(tool.get("function", {}).get("name") == "Bash" for tool in body.get("tools") or []):
+        return Turn(text="Running it now.",
+                    calls=(Call("Bash", {"command": COMMAND, "description": "Print the marker"}),))
+    return Turn(text="ok")
+
+
+def test_router_code_starts_a_router_for_the_real_claude_code_and_a_bash_round_trip_completes(tmp_path: Path) -> None:
+    """`router code -p ...`: the router it starts (a real `router serve`) carries Claude Code's Bash call
+    to a fake OpenRouter and the result back; the router is gone once Claude Code exits."""
+    fake = FakeOpenRouter(brain=bash_brain)
+    port = free_port()
+    with serve_asgi(fake.app()) as backend:
+        config = tmp_path / "config.yaml"
+        config.write_text(f"""
+server: {{port: {port}, auth_token: router-code-token, retries: 0, shutdown_grace: 1}}
+providers: {{openrouter: {{api_key: "${{OPENROUTER_API_KEY}}", base_url: "{backend}", anthropic_endpoint: false}}}}
+default: {{use: openrouter/openai/gpt-5}}
+""")
+        home = tmp_path / "home"
+        (home / "work").mkdir(parents=True)
+        # a stale base URL and an API key the router would refuse: `router code` must replace both
+        env = router_env(**claude_env(home, "http://127.0.0.1:9"), SWITCHYARD_STATE_DIR=str(tmp_path / "state"),
+                         OPENROUTER_API_KEY=API_KEY)
+        env["PATH"] = f"{claude_code_binary().parent}{os.pathsep}{env.get('PATH', '')}"
+        result = subprocess.run(
+            [sys.executable, "-m", "router", "code", "--config", str(config),
+             "-p", "Run the marker command and tell me what it printed.", "--output-format", "stream-json",
+             "--verbose", "--model", "claude-sonnet-5", "--allowedTools", "Bash", "--max-turns", "4"],
+            cwd=home / "work", env=env, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    assert result.returncode == 0, \
+        f"router code failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip().startswith("{")]
+    final = next(m for m in messages if m.get("type") == "result")
+    assert final["subtype"] == "success" and not final["is_error"]
+    assert f"The command printed: {MARKER}" in final["result"]
+    # the upstream saw the command's real output come back as the tool result
+    assert fake.rejections == []
+    tool_messages = [m for body in fake.requests for m in body["messages"] if m["role"] == "tool"]
+    assert tool_messages and MARKER in text_of(tool_messages[-1].get("content"))
+    assert "router-code-token" not in result.stderr
+    with pytest.raises(httpx.ConnectError):  # the router `router code` started is stopped again
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=2, trust_env=False)

@@ -137,6 +137,22 @@ def test_empty_config_is_all_defaults(data: object) -> None:
     assert config == Config(ServerConfig(), {}, (), None, None)
 
 
+def test_ledger_defaults_and_a_path_relative_to_the_config_file(tmp_path: Path) -> None:
+    ledger = parse({}).ledger
+    assert (ledger.enabled, ledger.path, ledger.retention_days) == (True, None, 90)
+    config = tmp_path / "config.yaml"
+    config.write_text("ledger: {path: usage/mine.sqlite3, retention_days: 7, enabled: false}\n")
+    loaded = load_config(config, {}).ledger
+    assert (loaded.path, loaded.retention_days, loaded.enabled) == (tmp_path / "usage" / "mine.sqlite3", 7, False)
+    assert load_config(_write(tmp_path, "ledger: {path: ~/u.sqlite3}\n"), {}).ledger.path == Path.home() / "u.sqlite3"
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "other.yaml"
+    path.write_text(text)
+    return path
+
+
 def test_empty_auth_token_means_none() -> None:
     assert parse({"server": {"auth_token": "${TOKEN:-}"}}, env={}).server.auth_token is None
     assert parse({"server": {"auth_token": "${TOKEN:-}"}}, env={"TOKEN": "t"}).server.auth_token == "t"
@@ -150,7 +166,14 @@ def test_empty_auth_token_means_none() -> None:
     [
         ([1, 2], "the config must be a mapping at the top level, got a list"),
         ({"serverr": {}}, "serverr: unknown key (did you mean 'server'?)"),
-        ({"xyz": 1}, "xyz: unknown key (expected one of: server, providers, routes, default)"),
+        ({"xyz": 1}, "xyz: unknown key (expected one of: server, providers, routes, default, ledger)"),
+        ({"ledgr": {}}, "ledgr: unknown key (did you mean 'ledger'?)"),
+        ({"ledger": {"retention_days": 0}}, "ledger.retention_days: must be 1 or more"),
+        ({"ledger": {"retention_days": "90d"}}, "ledger.retention_days: expected an integer, got '90d'"),
+        ({"ledger": {"enabled": "yes"}}, "ledger.enabled: expected true or false, got 'yes'"),
+        ({"ledger": {"path": ""}}, "ledger.path: must name a file"),
+        ({"ledger": {"pth": "x"}}, "ledger.pth: unknown key (did you mean 'path'?)"),
+        ({"ledger": "off"}, "ledger: expected a mapping, got 'off'"),
         ({"server": {"prot": 1}}, "server.prot: unknown key (did you mean 'port'?)"),
         ({"server": {"port": "abc"}}, "server.port: expected an integer, got 'abc'"),
         ({"server": {"port": True}}, "server.port: expected an integer, got True"),

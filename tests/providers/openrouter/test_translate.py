@@ -522,7 +522,7 @@ def test_only_the_last_four_breakpoints_are_kept() -> None:
 def test_text_reply() -> None:
     events = run(chunks.text("Hel", "lo"))
     assert events == [MessageStart(chunks.MODEL), TextStart(), TextDelta("Hel"), TextDelta("lo"), BlockStop(),
-                      MessageStop("end_turn", Usage(100, 20))]
+                      MessageStop("end_turn", Usage(100, 20, cost=0.00042))]
     anthropic_sse(events)
 
 
@@ -668,7 +668,8 @@ def test_details_with_text_but_no_reasoning_field_still_show_the_text() -> None:
 def test_usage_counts_cached_and_written_tokens_apart() -> None:
     events = run(chunks.CACHED_USAGE)
     assert events[-1] == MessageStop("end_turn", Usage(input_tokens=500, output_tokens=50,
-                                                       cache_read_input_tokens=8_000, cache_creation_input_tokens=1_500))
+                                                       cache_read_input_tokens=8_000, cache_creation_input_tokens=1_500,
+                                                       cost=0.0123))
     assert usage_from(chunks.CACHED_USAGE[-1]["usage"])[1] == 0.0123
     assert usage_from(None) == (Usage(), None)
 
