@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 from collections.abc import Callable, Mapping
@@ -32,18 +33,29 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from router.server.config import ServerConfig
-from router.server import launcher
+from router.server import launcher, statusline
 from router.server.launcher import router_env
 from router.toolkit.secretfile import write_text_atomically
 
 MARKER = "switchyard"
 NOTE = "written by `router claude-settings install`; `router claude-settings uninstall` removes these keys"
-STATUSLINE = {"type": "command", "command": "router statusline"}
 SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
 NEW_FILE_MODE = 0o600
 """A settings file we create holds a token: owner only. An existing file keeps its own mode."""
 
 Doc = dict[str, Any]
+
+
+def statusline_entry() -> dict[str, str]:
+    """Claude Code's `statusLine` for `router statusline`, run as `python -S <its file>`.
+
+    Claude Code runs it on every prompt. The console script starts the interpreter with `site`
+    (every `.pth` file, the editable install's finder: 25 ms and more on a slow machine); the
+    status line needs only the standard library, so its file runs without it. Installing the
+    router elsewhere moves the file: `router claude-settings install` again updates the entry.
+    """
+    command = f"{shlex.quote(sys.executable)} -S {shlex.quote(str(Path(statusline.__file__).resolve()))}"
+    return {"type": "command", "command": command}
 
 
 class SettingsError(Exception):
@@ -66,7 +78,7 @@ def planned(server: ServerConfig, *, statusline: bool) -> dict[str, Any]:
     """Dotted key -> value of everything `install` writes."""
     keys: dict[str, Any] = {f"env.{name}": value for name, value in router_env(server).items()}
     if statusline:
-        keys["statusLine"] = dict(STATUSLINE)
+        keys["statusLine"] = statusline_entry()
     return keys
 
 

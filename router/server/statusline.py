@@ -345,3 +345,7 @@ def _clock(at: float, now: float) -> str:
     if at - now < 6 * 86400:
         return time.strftime("%a %H:%M", moment)
     return time.strftime("%b %d", moment).replace(" 0", " ")
+
+
+if __name__ == "__main__":  # `python -S .../statusline.py`: what `claude-settings --statusline` registers
+    sys.exit(main())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -68,7 +70,11 @@ def test_install_and_uninstall_round_trip_leaves_every_other_key(home: Path,
     written = json.loads(path.read_text())
     assert written["env"] == {**USER_SETTINGS["env"], "ANTHROPIC_BASE_URL": "http://127.0.0.1:9123",
                               "ANTHROPIC_AUTH_TOKEN": TOKEN}
-    assert written["statusLine"] == {"type": "command", "command": "router statusline"}
+    assert written["statusLine"]["type"] == "command"
+    shown = subprocess.run(written["statusLine"]["command"], shell=True, input='{"session_id": "s"}',
+                           capture_output=True, text=True, timeout=30, env={**os.environ, "NO_COLOR": "1"})
+    assert shown.returncode == 0 and shown.stdout.startswith("switchyard")  # the registered command runs
+    assert " -S " in written["statusLine"]["command"]  # without `site`: it needs only the standard library
     assert {k: v for k, v in written.items() if k not in ("env", "statusLine", "switchyard")} == \
         {k: v for k, v in USER_SETTINGS.items() if k != "env"}
     assert set(written["switchyard"]["owns"]) == {"env.ANTHROPIC_BASE_URL", "env.ANTHROPIC_AUTH_TOKEN", "statusLine"}
