@@ -165,9 +165,9 @@ class Endpoints:
             route = exchange.route = exchange.resolution.primary
             provider = self.runtime.providers.get(route.provider)
             counted = await provider.count_tokens(request, route) if provider else None
+            tokens = counted if counted is not None else estimate_input_tokens(request)
         except Exception as exc:
             return _failed(exchange, exc)
-        tokens = counted if counted is not None else estimate_input_tokens(request)
         exchange.usage = Usage(input_tokens=tokens)
         exchange.log(200)
         return Response(orjson.dumps({"input_tokens": tokens}), media_type=JSON)

@@ -145,6 +145,21 @@ async def test_count_tokens_is_recorded_with_the_count(make_harness: Any) -> Non
     assert counted.ttfb_ms is None
 
 
+async def test_a_failing_local_estimate_is_a_recorded_500_not_an_unlogged_one(
+    make_harness: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(request: Any) -> int:
+        raise ValueError("estimate broke")
+
+    monkeypatch.setattr("router.server.app.estimate_input_tokens", broken)
+    harness = make_harness()
+    scripted(harness).count = None  # the provider cannot count: the local estimate runs
+    response = await harness.http.post("/v1/messages/count_tokens", json=body())
+    assert response.status_code == 500 and response.json()["error"]["type"] == "api_error"
+    (failed,) = rows_of(harness)
+    assert (failed.path, failed.status, failed.error_type) == ("/v1/messages/count_tokens", 500, "api_error")
+
+
 async def test_failures_record_the_status_and_error_type(make_harness: Any) -> None:
     harness = make_harness(ONE_ROUTE)
     provider = scripted(harness)
