@@ -41,16 +41,18 @@ LAYER_MAY_IMPORT: dict[str, frozenset[str]] = {
     "transport": frozenset({"transport"}),
     "toolkit": frozenset({"core", "transport", "toolkit"}),
     "anthropic": frozenset({"core", "toolkit", "anthropic"}),
+    "openai": frozenset({"core", "toolkit", "anthropic", "openai"}),  # reuses the Anthropic guards and messages
     "core": frozenset({"core"}),
     "facade": frozenset({"core", "transport", "toolkit"}),  # the plugin API re-exports the contract and the toolkit
     "testing": frozenset({"core", "transport", "toolkit", "anthropic", "testing"}),
-    "server": frozenset({"core", "transport", "toolkit", "anthropic", "testing", "server"}),
+    "server": frozenset({"core", "transport", "toolkit", "anthropic", "openai", "testing", "server"}),
     "providers": frozenset({"core", "transport", "toolkit", "anthropic", "testing", "facade"}),
 }
 """Which layers of `router` each layer may import (`providers` here means any module under providers/).
 
 `router.testing` (the contract kit for provider authors' tests) sits beside the toolkit: it
-may use everything a provider may, except the server.
+may use everything a provider may, except the server. `router.openai`, the second client dialect,
+is for the server only: no provider, toolkit or testing module may depend on it.
 """
 
 
@@ -71,7 +73,7 @@ def layer_of(module: str) -> str | None:
         return None
     if module == "router":
         return "facade"
-    if parts[1] in ("transport", "toolkit", "anthropic", "testing", "server"):
+    if parts[1] in ("transport", "toolkit", "anthropic", "openai", "testing", "server"):
         return parts[1]
     if module == "router.__main__":
         return "server"
@@ -189,6 +191,8 @@ MODULES = frozenset(
         "router.transport.http1",
         "router.anthropic",
         "router.anthropic.encode",
+        "router.openai",
+        "router.openai.chat_encode",
         "providers",
         "providers.codex",
         "providers.codex.tools",
@@ -215,6 +219,11 @@ MODULES = frozenset(
         ("router/server/app.py", "from providers import codex\n", "nothing in router imports providers"),
         ("providers/codex/tools.py", "from router.server.app import create_app\n", "not router.server.app"),
         ("router/toolkit/x.py", "from ..server import app\n", "not router.server.app"),
+        ("router/openai/chat_encode.py", "from router.server import app\n", "not router.server.app"),
+        ("router/openai/chat_encode.py", "import router.transport.http1\n", "openai layer may import only"),
+        ("router/openai/chat_encode.py", "from providers.codex import tools\n", "nothing in router imports providers"),
+        ("providers/codex/tools.py", "from router.openai import chat_encode\n", "not router.openai.chat_encode"),
+        ("router/anthropic/encode.py", "from router.openai import chat_encode\n", "not router.openai.chat_encode"),
     ],
 )
 def test_a_forbidden_import_is_reported_with_file_and_line(path: str, source: str, expected: str) -> None:
@@ -233,6 +242,8 @@ def test_a_forbidden_import_is_reported_with_file_and_line(path: str, source: st
         ("router/toolkit/x.py", "from .eventsource import read\n"),
         ("router/anthropic/encode.py", "from router.toolkit import eventsource\nfrom router import errors\n"),
         ("router/provider.py", "from router.conversation import Request\n"),
+        ("router/openai/chat_encode.py", "from router.anthropic import encode\nfrom router.errors import AuthError\n"),
+        ("router/server/app.py", "from router.openai import chat_encode\n"),
         ("router/__init__.py", "from router.provider import Provider\n"),
         ("router/server/app.py", "from router import __version__\nfrom router.transport import http1\n"),
         ("router/server/plugins.py", "BUILTIN_PLUGINS = ('providers.codex',)\n"),

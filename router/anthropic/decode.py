@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import reprlib
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, cast
 
 import orjson
@@ -161,56 +161,63 @@ def _fail(path: str, problem: str) -> RequestError:
     return RequestError(f"{path}: {problem}")
 
 
-def _string(value: Any, path: str, *, required: bool = False) -> str:
-    if value is None and required:
-        raise _fail(path, "Field required")
-    if not isinstance(value, str):
-        raise _fail(path, f"Input should be a valid string, got {_kind(value)}")
-    if required and not value:
-        raise _fail(path, "String should not be empty")
-    return value
+class Checks:
+    """Type checks of JSON values that fail with a dialect's own error (`fail(path, problem)`):
+    the Anthropic decoder's and the OpenAI one's, so both word their messages alike."""
+
+    def __init__(self, fail: Callable[[str, str], Exception]) -> None:
+        self.fail = fail
+
+    def text(self, value: Any, path: str, *, required: bool = False) -> str:
+        if value is None and required:
+            raise self.fail(path, "Field required")
+        if not isinstance(value, str):
+            raise self.fail(path, f"Input should be a valid string, got {_kind(value)}")
+        if required and not value:
+            raise self.fail(path, "String should not be empty")
+        return value
+
+    def integer(self, value: Any, path: str, minimum: int) -> int:
+        if value is None:
+            raise self.fail(path, "Field required")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, f"Input should be a valid integer, got {_kind(value)}")
+        if value < minimum:
+            raise self.fail(path, f"Input should be greater than or equal to {minimum}")
+        return value
+
+    def number(self, value: Any, path: str, low: float, high: float) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(path, f"Input should be a valid number, got {_kind(value)}")
+        if not low <= value <= high:
+            raise self.fail(path, f"Input should be between {low:g} and {high:g}")
+        return float(value)
+
+    def flag(self, value: Any, path: str) -> bool:
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self.fail(path, f"Input should be a valid boolean, got {_kind(value)}")
+        return value
+
+    def mapping(self, value: Any, path: str) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail(path, f"Input should be an object, got {_kind(value)}")
+        return value
+
+    def items(self, value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(path, f"Input should be a valid list, got {_kind(value)}")
+        return value
 
 
-def _int(value: Any, path: str, minimum: int) -> int:
-    if value is None:
-        raise _fail(path, "Field required")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(path, f"Input should be a valid integer, got {_kind(value)}")
-    if value < minimum:
-        raise _fail(path, f"Input should be greater than or equal to {minimum}")
-    return value
-
-
-def _number(value: Any, path: str, low: float, high: float) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(path, f"Input should be a valid number, got {_kind(value)}")
-    if not low <= value <= high:
-        raise _fail(path, f"Input should be between {low:g} and {high:g}")
-    return float(value)
-
-
-def _bool(value: Any, path: str) -> bool:
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise _fail(path, f"Input should be a valid boolean, got {_kind(value)}")
-    return value
-
-
-def _object(value: Any, path: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _fail(path, f"Input should be an object, got {_kind(value)}")
-    return value
-
-
-def _list(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _fail(path, f"Input should be a valid list, got {_kind(value)}")
-    return value
+_CHECKS = Checks(_fail)
+_string, _int, _number = _CHECKS.text, _CHECKS.integer, _CHECKS.number
+_bool, _object, _list = _CHECKS.flag, _CHECKS.mapping, _CHECKS.items
 
 
 def _strings(value: Any, path: str) -> tuple[str, ...]:

@@ -1,0 +1,1 @@
+"""OpenAI Chat Completions as a second client dialect: pure translation to and from the canonical model."""
