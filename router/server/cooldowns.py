@@ -17,15 +17,15 @@ import contextlib
 import json
 import logging
 import math
-import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from router.quota import QuotaWindow
+from router.server.sqlitefile import corrupt, make_private, move_aside, transaction
 
 log = logging.getLogger("router.server.cooldowns")
 
@@ -56,7 +56,6 @@ SCHEMA_VERSION = 1
 """`PRAGMA user_version` of the state file's layout; any other version is started afresh."""
 
 _PRUNE_EVERY = 1000
-_CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 _T = TypeVar("_T")
 
 
@@ -226,7 +225,7 @@ class SqliteStore:
 
     def load(self) -> tuple[list[Cooldown], dict[Account, QuotaSeen]]:
         def read(conn: sqlite3.Connection) -> tuple[list[Cooldown], dict[Account, QuotaSeen]]:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute("DELETE FROM cooldowns WHERE until <= ?", (self._clock(),))
                 cooldown_rows = conn.execute(
                     "SELECT provider, account, model, until, reason, strikes FROM cooldowns"
@@ -289,7 +288,7 @@ class SqliteStore:
 
     def _prune_sessions(self, conn: sqlite3.Connection) -> None:
         """Drop sessions older than the TTL, then all but the most recently seen `max_sessions`."""
-        with _transaction(conn):
+        with transaction(conn):
             conn.execute("DELETE FROM sessions WHERE seen_at < ?", (self._clock() - self._session_ttl,))
             conn.execute(
                 "DELETE FROM sessions WHERE session NOT IN"
@@ -312,10 +311,10 @@ class SqliteStore:
         try:
             result = action(self._conn)
         except sqlite3.Error as exc:
-            if _corrupt(exc):
+            if corrupt(exc):
                 log.warning("state file %s is damaged (%s); moving it aside and starting afresh", self.path, exc)
                 self.close()
-                self._move_aside()
+                move_aside(self.path, log)
                 self._conn = self._open()
             elif not self._failing:
                 log.warning("could not %s in state file %s: %s", what, self.path, exc)
@@ -332,7 +331,7 @@ class SqliteStore:
             return self._connect(str(self.path))
         except (sqlite3.Error, OSError) as exc:
             log.warning("state file %s is unusable (%s); moving it aside and starting afresh", self.path, exc)
-        self._move_aside()
+        move_aside(self.path, log)
         try:
             return self._connect(str(self.path))
         except (sqlite3.Error, OSError) as exc:
@@ -342,10 +341,7 @@ class SqliteStore:
     def _connect(self, name: str) -> sqlite3.Connection:
         """A connection with the schema in place; raises if the file is not a usable database."""
         if name != ":memory:":
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            if self.path.stat().st_mode & 0o777 != 0o600:
-                os.chmod(self.path, 0o600)
+            make_private(self.path)
         # isolation_level=None: each statement commits on its own unless inside `with conn:`.
         conn = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
         try:
@@ -355,7 +351,7 @@ class SqliteStore:
             if version not in (0, SCHEMA_VERSION):
                 log.warning("state file %s has layout version %s, not %s; starting afresh",
                             self.path, version, SCHEMA_VERSION)
-                with _transaction(conn):
+                with transaction(conn):
                     for table in ("cooldowns", "quotas", "sessions"):
                         conn.execute(f"DROP TABLE IF EXISTS {table}")
             conn.executescript(_SCHEMA)
@@ -365,44 +361,6 @@ class SqliteStore:
             conn.close()
             raise
         return conn
-
-    def _move_aside(self) -> None:
-        """Rename the file (and its WAL and shared-memory files) to `<name>.corrupt-<time>`."""
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        counter = 1
-        while target.exists():
-            counter += 1
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{counter}")
-        for suffix in ("", "-wal", "-shm"):
-            source = self.path.with_name(self.path.name + suffix)
-            try:
-                if source.exists() or source.is_symlink():
-                    source.rename(target.with_name(target.name + suffix))
-            except OSError as exc:
-                log.warning("could not move %s aside: %s", source, exc)
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """Group statements into one transaction on an autocommitting connection."""
-    conn.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _corrupt(exc: sqlite3.Error) -> bool:
-    """Whether `exc` says the file is damaged or not a database (not merely busy or read-only)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in _CORRUPT_CODES
-    text = str(exc).lower()
-    return "malformed" in text or "not a database" in text
 
 
 def _cooldown_from_row(row: Sequence[Any]) -> Cooldown | None:

@@ -17,16 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
+
+from router.server.sqlitefile import corrupt, make_private, move_aside, transaction
 
 log = logging.getLogger("router.server.ledger")
 
@@ -45,7 +46,6 @@ SCHEMA_VERSION = 1
 GROUPINGS = ("provider", "model", "account", "day", "rule")
 """What `totals` can group by."""
 
-_CORRUPT_CODES = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 _T = TypeVar("_T")
 
 
@@ -242,7 +242,7 @@ class Ledger:
 
     def _write(self, rows: Sequence[LedgerRow]) -> None:
         def insert(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.executemany(_INSERT, map(_values, rows))
 
         self._run(f"record {len(rows)} request(s)", insert, None)
@@ -345,11 +345,11 @@ class Ledger:
             try:
                 result = action(self._conn)
             except sqlite3.Error as exc:
-                if _corrupt(exc):
+                if corrupt(exc):
                     log.warning("usage ledger %s is damaged (%s); moving it aside and starting afresh", self.path, exc)
                     with contextlib.suppress(sqlite3.Error):
                         self._conn.close()
-                    self._move_aside()
+                    move_aside(self.path, log)
                     self._conn = self._open()
                 elif not self._failing:
                     log.warning("usage ledger: could not %s in %s: %s", what, self.path, exc)
@@ -366,7 +366,7 @@ class Ledger:
             return self._connect(str(self.path))
         except (sqlite3.Error, OSError, _ForeignLayout) as exc:
             log.warning("usage ledger %s is unusable (%s); moving it aside and starting afresh", self.path, exc)
-        self._move_aside()
+        move_aside(self.path, log)
         try:
             return self._connect(str(self.path))
         except (sqlite3.Error, OSError, _ForeignLayout) as exc:
@@ -376,11 +376,8 @@ class Ledger:
     def _connect(self, name: str) -> sqlite3.Connection:
         """A connection with the schema in place; raises if the file is not a ledger this version reads."""
         if name != ":memory:":
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            if self.path.stat().st_mode & 0o777 != 0o600:
-                os.chmod(self.path, 0o600)
-        # isolation_level=None: each statement commits on its own unless inside `_transaction`
+            make_private(self.path)
+        # isolation_level=None: each statement commits on its own unless inside `transaction`
         conn = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -396,22 +393,6 @@ class Ledger:
             raise
         return conn
 
-    def _move_aside(self) -> None:
-        """Rename the file (and its WAL and shared-memory files) to `<name>.corrupt-<time>`."""
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        counter = 1
-        while target.exists():
-            counter += 1
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{counter}")
-        for suffix in ("", "-wal", "-shm"):
-            source = self.path.with_name(self.path.name + suffix)
-            try:
-                if source.exists() or source.is_symlink():
-                    source.rename(target.with_name(target.name + suffix))
-            except OSError as exc:
-                log.warning("could not move %s aside: %s", source, exc)
-
 
 class _ForeignLayout(Exception):
     """The file is a SQLite database, but not a ledger this version can read: kept, moved aside."""
@@ -424,23 +405,3 @@ def _row(values: Sequence[Any]) -> LedgerRow:
     return LedgerRow(**row, id=row_id)
 
 
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """Group statements into one transaction on an autocommitting connection."""
-    conn.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _corrupt(exc: sqlite3.Error) -> bool:
-    """Whether `exc` says the file is damaged or not a database (not merely busy or read-only)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in _CORRUPT_CODES
-    text = str(exc).lower()
-    return "malformed" in text or "not a database" in text
