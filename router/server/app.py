@@ -10,7 +10,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -29,6 +29,10 @@ from router.anthropic.errors import error_body, error_response_parts, status_and
 from router.collect import collect
 from router.conversation import Request, Usage
 from router.errors import AuthError, NotFound, RequestError, RouterError
+from router.openai.chat_decode import decode_chat
+from router.openai.chat_encode import ChatStreamEncoder, chat_completion_json
+from router.openai.errors import error_chunk
+from router.openai.errors import error_response_parts as openai_error_parts
 from router.events import Batch, MessageStop
 from router.provider import ModelInfo
 from router.route import Resolution, Route
@@ -36,13 +40,16 @@ from router.server.accounts import session_of
 from router.server.ledger import Ledger, LedgerRow
 from router.server.dashboard import Dashboard
 from router.server.runtime import MODEL_LIST_TIMEOUT, Runtime
-from router.anthropic.sse import SERVER_SEND, EventStreamResponse
+from router.server.sse import ANTHROPIC, SERVER_SEND, Encoder, EventStreamResponse, Wire
+from router.server.sse import SERVER_SEND, EventStreamResponse
 from router.tokens import estimate_input_tokens
 
 log = logging.getLogger("router")
 access_log = logging.getLogger("router.access")
 
 JSON = "application/json"
+OPENAI_CHAT = Wire(b": ping\n\n", error_chunk)
+"""Chat Completions streams: an SSE comment keeps the connection alive (clients skip comments)."""
 AUTH_MESSAGE = "invalid x-api-key: this router only serves clients that send the token set in server.auth_token"
 
 
@@ -121,16 +128,11 @@ class Endpoints:
         exchange = self._exchange("/v1/messages")
         try:
             request, size = await self._decode(http, for_count=False)
-            exchange.decoded(request)
-            exchange.resolution = self.runtime.rules.resolve(request.model, request, size)
-            exchange.route = exchange.resolution.primary
-            started = await self.runtime.dispatcher.start(request, exchange.resolution)
-            exchange.route, exchange.account, events = started.route, started.account, started.batches
-            exchange.first_byte = time.perf_counter()
+            events = await self._start(exchange, request, size)
         except Exception as exc:
             return _failed(exchange, exc)
         if request.stream:
-            return self._stream(request, events, exchange)
+            return self._stream(events, StreamEncoder(request.model, route=exchange.route), exchange)
         try:
             reply = await collect(events)
         except Exception as exc:
@@ -139,7 +141,39 @@ class Endpoints:
         exchange.log(200)
         return Response(reply_json(reply, request.model, route=exchange.route), media_type=JSON)
 
-    def _stream(self, request: Request, events: AsyncIterator[Batch], exchange: Exchange) -> EventStreamResponse:
+    async def chat_completions(self, http: HTTPRequest) -> Response | EventStreamResponse:
+        """`POST /v1/chat/completions`: the same turn for OpenAI clients, through the same rules and pools."""
+        exchange = self._exchange("/v1/chat/completions")
+        try:
+            body = await self._body(http)
+            chat = decode_chat(body, session_id=_session_header(http))
+            request = chat.request
+            events = await self._start(exchange, request, len(body))
+        except Exception as exc:
+            return _failed(exchange, exc, openai_error_response)
+        if request.stream:
+            return self._stream(events, ChatStreamEncoder(request.model, chat.include_usage), exchange, OPENAI_CHAT)
+        try:
+            reply = await collect(events)
+        except Exception as exc:
+            return _failed(exchange, exc, openai_error_response)
+        exchange.usage = reply.usage
+        exchange.log(200)
+        return Response(chat_completion_json(reply, request.model), media_type=JSON)
+
+    async def _start(self, exchange: Exchange, request: Request, size: int) -> AsyncIterator[Batch]:
+        """Route a decoded request and start its reply (fallbacks and account choice are the dispatcher's)."""
+        exchange.decoded(request)
+        exchange.resolution = self.runtime.rules.resolve(request.model, request, size)
+        exchange.route = exchange.resolution.primary
+        started = await self.runtime.dispatcher.start(request, exchange.resolution)
+        exchange.route, exchange.account = started.route, started.account
+        exchange.first_byte = time.perf_counter()
+        return started.batches
+
+    def _stream(
+        self, events: AsyncIterator[Batch], encoder: Encoder, exchange: Exchange, wire: Wire = ANTHROPIC
+    ) -> EventStreamResponse:
         def on_end(status: int, stop: MessageStop | None) -> None:
             exchange.usage = stop.usage if stop else None
             exchange.first_byte = response.first_byte or exchange.first_byte
@@ -148,10 +182,11 @@ class Endpoints:
 
         response = EventStreamResponse(
             events,
-            StreamEncoder(request.model, route=exchange.route),
+            encoder,
             ping_interval=self.server.ping_interval,
             closing=self.runtime.lifecycle.closing,
             on_end=on_end,
+            wire=wire,
         )
         return response
 
@@ -213,11 +248,15 @@ class Endpoints:
     def _exchange(self, path: str) -> Exchange:
         return Exchange(path, ledger=self.runtime.ledger, at=self.runtime.clock())
 
-    async def _decode(self, http: HTTPRequest, *, for_count: bool) -> tuple[Request, int]:
-        """The request and its body's size in bytes (what long-context lanes estimate tokens from)."""
+    async def _body(self, http: HTTPRequest) -> bytes:
+        """The request body of an authorized client, within `server.max_body_bytes`."""
         if not self._authorized(http):
             raise AuthError(AUTH_MESSAGE)
-        body = await _read_body(http, self.server.max_body_bytes)
+        return await _read_body(http, self.server.max_body_bytes)
+
+    async def _decode(self, http: HTTPRequest, *, for_count: bool) -> tuple[Request, int]:
+        """The request and its body's size in bytes (what long-context lanes estimate tokens from)."""
+        body = await self._body(http)
         headers = http.headers
         betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
         request = decode_request(
@@ -285,23 +324,50 @@ def _model_json(model_id: str, name: str) -> dict[str, str]:
     return {"type": "model", "id": model_id, "display_name": name, "created_at": "2025-01-01T00:00:00Z"}
 
 
-def _failed(exchange: Exchange, exc: BaseException) -> Response:
-    """The error response for a request that failed before its reply began, logged and recorded."""
-    response = _error_response(exc)
+def _session_header(http: HTTPRequest) -> str | None:
+    """The session an OpenAI client names, if any: the Codex CLI sends `session_id`; others may send `x-session-id`."""
+    return http.headers.get("session_id") or http.headers.get("x-session-id") or None
+
+
+def _failed(exchange: Exchange, exc: BaseException, respond: ErrorResponder | None = None) -> Response:
+    """The error response for a request that failed before its reply began, logged and recorded.
+
+    The ledger records the Anthropic error type whatever the dialect, so one vocabulary describes every row.
+    """
+    response = (respond or _error_response)(exc)
     exchange.error_type = "request_too_large" if isinstance(exc, TooLarge) else status_and_type(exc)[1]
     exchange.log(response.status_code)
     return response
 
 
+ErrorResponder = Callable[[BaseException], Response]
+
+
 def _error_response(exc: BaseException) -> Response:
+    """An Anthropic-shaped error response."""
     if isinstance(exc, TooLarge):
         return Response(error_body("request_too_large", exc.message), status_code=413, media_type=JSON)
+    _log_failure(exc)
+    status, body, headers = error_response_parts(exc)
+    return Response(body, status_code=status, headers=headers, media_type=JSON)
+
+
+def openai_error_response(exc: BaseException) -> Response:
+    """An OpenAI-shaped error response (`{"error": {"message", "type", "param", "code"}}`)."""
+    if isinstance(exc, TooLarge):
+        body = {"error": {"message": exc.message, "type": "invalid_request_error", "param": None,
+                          "code": "request_too_large"}}
+        return Response(orjson.dumps(body), status_code=413, media_type=JSON)
+    _log_failure(exc)
+    status, content, headers = openai_error_parts(exc)
+    return Response(content, status_code=status, headers=headers, media_type=JSON)
+
+
+def _log_failure(exc: BaseException) -> None:
     if not isinstance(exc, RouterError):
         log.exception("unexpected failure while handling a request")
     elif not isinstance(exc, RequestError):
         log.warning("request failed: %s", exc)
-    status, body, headers = error_response_parts(exc)
-    return Response(body, status_code=status, headers=headers, media_type=JSON)
 
 
 async def _http_error(http: HTTPRequest, exc: Exception) -> Response:
@@ -344,6 +410,7 @@ def create_app(runtime: Runtime) -> Starlette:
     routes = [
         HTTPRoute("/v1/messages", endpoints.messages, methods=["POST"]),
         HTTPRoute("/v1/messages/count_tokens", endpoints.count_tokens, methods=["POST"]),
+        HTTPRoute("/v1/chat/completions", endpoints.chat_completions, methods=["POST"]),
         HTTPRoute("/v1/models", endpoints.models, methods=["GET"]),
         HTTPRoute("/v1/models/{model_id:path}", endpoints.model, methods=["GET"]),
         HTTPRoute("/health", endpoints.health, methods=["GET"]),

@@ -28,7 +28,7 @@ from providers.codex.provider import CodexProvider
 from providers.kiro.provider import KiroProvider
 from providers.openrouter.provider import OpenRouterProvider
 from router.anthropic.encode import StreamEncoder
-from router.anthropic.sse import EventStreamResponse
+from router.server.sse import EventStreamResponse
 from router.events import Batch, BlockStop, MessageStart, MessageStop, TextDelta, TextStart
 from router.provider import DEFAULT_ACCOUNT, Provider, ProviderContext
 from router.route import Resolution, Route

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from router.anthropic.encode import StreamEncoder
-from router.anthropic.sse import FLUSH_BYTES, SERVER_SEND, EventStreamResponse
+from router.server.sse import FLUSH_BYTES, SERVER_SEND, EventStreamResponse
 from router.errors import Overloaded
 from router.events import Batch, BlockStop, MessageStart, MessageStop, TextDelta, TextStart, ThinkingDelta
 from router.server.app import App

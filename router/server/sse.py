@@ -1,9 +1,10 @@
-"""The streaming HTTP response: Anthropic SSE out as soon as each event is translated.
+"""The streaming HTTP response: SSE out as soon as each event is translated, in either client dialect.
 
 A plain ASGI response rather than Starlette's `StreamingResponse`, because a stream here
 needs three things at once: keep-alive pings while the upstream is silent, cancelling the
-upstream as soon as the client goes away, and ending with an `error` event (rather than a
-cut connection) when the upstream fails or the router shuts down.
+upstream as soon as the client goes away, and ending with an error event (rather than a
+cut connection) when the upstream fails or the router shuts down. What the bytes look like
+(the encoder, the ping, the error event) is the dialect's: a `Wire`.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from starlette.types import Receive, Scope, Send
 
-from router.anthropic.encode import PING, StreamEncoder
+from router.anthropic.encode import PING
 from router.anthropic.errors import error_event, status_and_type
 from router.errors import Overloaded, UpstreamUnavailable
-from router.events import Batch, MessageStop
+from router.events import Batch, Event, MessageStop
 
 log = logging.getLogger("router.stream")
 
@@ -41,21 +43,46 @@ Outcome = Callable[[int, MessageStop | None], None]
 """Called once when the stream ends: the status to log (200, 499 client gone, or the error's) and the stop event."""
 
 
+class Encoder(Protocol):
+    """A dialect's stream encoder: bytes for each canonical event; `finished` once the reply is complete."""
+
+    finished: bool
+
+    def encode(self, event: Event) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """What a dialect's stream sends besides its events: the keep-alive ping and the event that ends a failed stream."""
+
+    ping: bytes
+    error_event: Callable[[BaseException], bytes]
+
+
+ANTHROPIC = Wire(PING, error_event)
+
+
 class EventStreamResponse:
-    """Streams one reply's events to the client as Anthropic SSE."""
+    """Streams one reply's events to the client as SSE (Anthropic's unless another `wire` is given).
+
+    The status it reports (and the ledger records) is the Anthropic dialect's for the failure, whatever
+    the wire: the ledger speaks one vocabulary.
+    """
 
     def __init__(
         self,
         events: AsyncIterator[Batch],
-        encoder: StreamEncoder,
+        encoder: Encoder,
         *,
         ping_interval: float,
         closing: asyncio.Event,
         on_end: Outcome,
         headers: list[tuple[bytes, bytes]] | None = None,
+        wire: Wire = ANTHROPIC,
     ) -> None:
         self.events = events
         self.encoder = encoder
+        self.wire = wire
         self.ping_interval = ping_interval
         self.closing = closing  # set when the server shuts down and the grace period is over
         self.on_end = on_end
@@ -161,7 +188,7 @@ class EventStreamResponse:
                     return
                 if self.sent == seen and not self.sending:
                     self.sending = True
-                    await send({"type": "http.response.body", "body": PING, "more_body": True})
+                    await send({"type": "http.response.body", "body": self.wire.ping, "more_body": True})
                     self.sending = False
                     self.sent += 1
                 seen = self.sent
@@ -186,7 +213,7 @@ class EventStreamResponse:
         else:
             log.warning("stream ended with an error: %s", exc)
         with suppress(OSError):
-            await send({"type": "http.response.body", "body": error_event(exc), "more_body": True})
+            await send({"type": "http.response.body", "body": self.wire.error_event(exc), "more_body": True})
         return status
 
 
