@@ -208,12 +208,17 @@ class Endpoints:
         return Response(orjson.dumps({"input_tokens": tokens}), media_type=JSON)
 
     async def models(self, http: HTTPRequest) -> Response:
-        """`GET /v1/models`: tier aliases, routed targets and each provider's models, Anthropic-shaped."""
+        """`GET /v1/models`: tier aliases, routed targets and each provider's models, in both dialects' shapes.
+
+        One path serves Anthropic and OpenAI clients alike, and neither dialect's fields collide with
+        the other's, so every entry and the list carry both (docs/openai.md): each SDK reads its own
+        fields and ignores the rest, and no header decides which client is asking.
+        """
         if (denied := self._check_auth(http)) is not None:
             return denied
         entries = await self._model_entries()
         data = [_model_json(model_id, name) for model_id, name in entries.items()]
-        body = {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+        body = {"object": "list", "data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
                 "last_id": data[-1]["id"] if data else None}
         return Response(orjson.dumps(body), media_type=JSON)
 
@@ -320,8 +325,15 @@ async def _read_body(http: HTTPRequest, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _model_json(model_id: str, name: str) -> dict[str, str]:
-    return {"type": "model", "id": model_id, "display_name": name, "created_at": "2025-01-01T00:00:00Z"}
+MODELS_CREATED = 1735689600
+"""2025-01-01T00:00:00Z: the creation date every listed model shows (the router cannot know the real one)."""
+
+
+def _model_json(model_id: str, name: str) -> dict[str, str | int]:
+    """One model as Anthropic (`type`, `display_name`, `created_at`) and OpenAI (`object`, `created`, `owned_by`) list it."""
+    provider, slash, _ = model_id.partition("/")
+    return {"type": "model", "id": model_id, "display_name": name, "created_at": "2025-01-01T00:00:00Z",
+            "object": "model", "created": MODELS_CREATED, "owned_by": provider if slash else "switchyard"}
 
 
 def _session_header(http: HTTPRequest) -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -172,3 +173,15 @@ def test_a_failure_mid_stream_ends_with_an_error_chunk_the_sdk_raises(deployment
     assert "".join(text) == "Partial answer before"  # what arrived before the failure was delivered first
     assert isinstance(failed.value.body, dict) and failed.value.body["type"] == "server_error"
     assert "upstream" in failed.value.message.lower() or "provider" in failed.value.message.lower()
+
+
+def test_the_model_list_reads_as_openai_and_as_anthropic(deployment: Deployment) -> None:
+    listed = {model.id: model for model in client(deployment).models.list()}
+    assert {"opus", "sonnet", "haiku", "codex/gpt-5.5", "kiro/claude-sonnet-4.5"} <= set(listed)
+    assert listed["codex/gpt-5.5"].owned_by == "codex" and listed["opus"].owned_by == "switchyard"
+    assert all(model.object == "model" and model.created > 0 for model in listed.values())
+    one = client(deployment).models.retrieve("openrouter/anthropic/claude-haiku-4.5")
+    assert one.id == "openrouter/anthropic/claude-haiku-4.5" and one.owned_by == "openrouter"
+    same = anthropic.Anthropic(base_url=deployment.url, api_key=TOKEN, max_retries=0).models.list()
+    assert [model.id for model in same.data] == list(listed)  # one path, one order, both SDKs
+    assert same.data[0].display_name and same.data[0].type == "model"
