@@ -10,8 +10,6 @@ before any field is read, and messages quote at most a short excerpt of a wrong 
 
 from __future__ import annotations
 
-import reprlib
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, cast
 
@@ -37,26 +35,13 @@ from router.conversation import (
     ToolUseBlock,
 )
 from router.errors import RequestError
+from router.toolkit.jsoncheck import MAX_DEPTH, Checks, fits_depth, kind_of, shown, too_deep_path
 
 _ROLES = ("user", "assistant", "system")
 BILLING_HEADER = "x-anthropic-billing-header:"
 """How Claude Code's per-request billing line in the system prompt starts. It means nothing to
 a backend and, changing with every client version, would only defeat prompt caching."""
 _SERVER_RESULT_SUFFIX = "_tool_result"
-
-MAX_DEPTH = 128
-"""How many levels a request body may nest. Claude Code's requests nest about a dozen (their JSON
-Schemas included). Deeper ones would fail later, and as 500s: orjson's encoder stops at
-`_ENCODER_DEPTH` levels (tool inputs and schemas are re-encoded, providers nest them a few levels
-deeper than the client did), and nested tool results are decoded recursively."""
-_ENCODER_DEPTH = 254
-"""The deepest value `orjson.dumps` encodes; one level more raises "Recursion limit reached"."""
-_PATH_LEVELS = 4
-"""How far down a too-deep body's error message follows the nesting (each level is one more pass)."""
-_SHOWN = reprlib.Repr()
-_SHOWN.maxstring = _SHOWN.maxother = 60
-_SHOWN.maxlevel = 3
-
 
 def decode_request(
     body: bytes, *, session_id: str | None = None, betas: Sequence[str] = (), for_count: bool = False
@@ -70,8 +55,8 @@ def decode_request(
         raise RequestError(f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise RequestError("request body must be a JSON object")
-    if not _BODY_DEPTH.fits(data):
-        raise _fail(_too_deep(data), f"JSON nested more than {MAX_DEPTH} levels deep")
+    if not fits_depth(data):
+        raise _fail(too_deep_path(data), f"JSON nested more than {MAX_DEPTH} levels deep")
     return parse_request(data, session_id=session_id, betas=betas, for_count=for_count)
 
 
@@ -106,113 +91,11 @@ def parse_request(
     )
 
 
-# -- nesting -------------------------------------------------------------------------------
-
-
-class _Depth:
-    """Nested lists that move orjson's depth limit to where `MAX_DEPTH` is, for a value found
-    `level` levels down the body: the value fits when orjson encodes it in the innermost list."""
-
-    def __init__(self, level: int = 1) -> None:
-        self.inner: list[Any] = [None]
-        self.outer = self.inner
-        for _ in range(_ENCODER_DEPTH - MAX_DEPTH + level - 2):
-            self.outer = [self.outer]
-
-    def fits(self, value: Any) -> bool:
-        self.inner[0] = value
-        try:
-            orjson.dumps(self.outer)
-        except orjson.JSONEncodeError:
-            return False
-        finally:
-            self.inner[0] = None
-        return True
-
-
-class _BodyDepth(_Depth, threading.local):
-    """The lists for a whole body, built once per thread: checking one is then a single orjson
-    pass (about 12 µs for a 30 KB Claude Code request), and no allocation."""
-
-
-_BODY_DEPTH = _BodyDepth()
-
-
-def _too_deep(data: dict[str, Any]) -> str:
-    """The dotted path of the field a too-deep body nests in, followed down `_PATH_LEVELS` levels."""
-    path: list[str] = []
-    value: Any = data
-    while len(path) < _PATH_LEVELS:
-        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        depth = _Depth(len(path) + 2)
-        found = next(((key, item) for key, item in items if isinstance(item, (dict, list)) and not depth.fits(item)),
-                     None)
-        if found is None:
-            break
-        path.append(str(found[0]))
-        value = found[1]
-    return ".".join(path) or "request body"
-
-
 # -- scalars -------------------------------------------------------------------------------
 
 
 def _fail(path: str, problem: str) -> RequestError:
     return RequestError(f"{path}: {problem}")
-
-
-class Checks:
-    """Type checks of JSON values that fail with a dialect's own error (`fail(path, problem)`):
-    the Anthropic decoder's and the OpenAI one's, so both word their messages alike."""
-
-    def __init__(self, fail: Callable[[str, str], Exception]) -> None:
-        self.fail = fail
-
-    def text(self, value: Any, path: str, *, required: bool = False) -> str:
-        if value is None and required:
-            raise self.fail(path, "Field required")
-        if not isinstance(value, str):
-            raise self.fail(path, f"Input should be a valid string, got {_kind(value)}")
-        if required and not value:
-            raise self.fail(path, "String should not be empty")
-        return value
-
-    def integer(self, value: Any, path: str, minimum: int) -> int:
-        if value is None:
-            raise self.fail(path, "Field required")
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(path, f"Input should be a valid integer, got {_kind(value)}")
-        if value < minimum:
-            raise self.fail(path, f"Input should be greater than or equal to {minimum}")
-        return value
-
-    def number(self, value: Any, path: str, low: float, high: float) -> float | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(path, f"Input should be a valid number, got {_kind(value)}")
-        if not low <= value <= high:
-            raise self.fail(path, f"Input should be between {low:g} and {high:g}")
-        return float(value)
-
-    def flag(self, value: Any, path: str) -> bool:
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise self.fail(path, f"Input should be a valid boolean, got {_kind(value)}")
-        return value
-
-    def mapping(self, value: Any, path: str) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise self.fail(path, f"Input should be an object, got {_kind(value)}")
-        return value
-
-    def items(self, value: Any, path: str) -> list[Any]:
-        if not isinstance(value, list):
-            raise self.fail(path, f"Input should be a valid list, got {_kind(value)}")
-        return value
 
 
 _CHECKS = Checks(_fail)
@@ -224,15 +107,6 @@ def _strings(value: Any, path: str) -> tuple[str, ...]:
     if value is None:
         return ()
     return tuple(_string(item, f"{path}.{i}") for i, item in enumerate(_list(value, path)))
-
-
-def _shown(value: Any) -> str:
-    """A wrong value as a message quotes it: its repr, cut short (a client may send megabytes)."""
-    return _SHOWN.repr(value)
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__.replace("dict", "object").replace("str", "string")
 
 
 def _cache(raw: Mapping[str, Any], path: str) -> CacheControl | None:
@@ -287,7 +161,7 @@ def _message(raw: Any, path: str, *, final: bool) -> Message:
         raise _fail(path, "Input should be an object, got null")
     role = data.get("role")
     if role not in _ROLES:
-        raise _fail(f"{path}.role", f"Input should be 'user' or 'assistant', got {_shown(role)}")
+        raise _fail(f"{path}.role", f"Input should be 'user' or 'assistant', got {shown(role)}")
     content = data.get("content")
     if isinstance(content, str):
         blocks: tuple[Block, ...] = (TextBlock(content),) if content else ()
@@ -331,7 +205,7 @@ def _block(raw: Any, path: str) -> Block:
             return TextBlock(_search_result_text(block), _cache(block, path))
         case str() if kind.endswith(_SERVER_RESULT_SUFFIX):
             return _server_tool_result(block, path)
-    raise _fail(f"{path}.type", f"unsupported content block type {_shown(kind)}")
+    raise _fail(f"{path}.type", f"unsupported content block type {shown(kind)}")
 
 
 def _image(block: Mapping[str, Any], path: str) -> ImageBlock:
@@ -346,7 +220,7 @@ def _image(block: Mapping[str, Any], path: str) -> ImageBlock:
     if kind == "url":
         url = _string(source.get("url"), f"{path}.source.url", required=True)
         return ImageBlock(url=url, cache_control=_cache(block, path))
-    raise _fail(f"{path}.source.type", f"image sources must be 'base64' or 'url', got {_shown(kind)}")
+    raise _fail(f"{path}.source.type", f"image sources must be 'base64' or 'url', got {shown(kind)}")
 
 
 def _document(block: Mapping[str, Any], path: str) -> DocumentBlock:
@@ -370,7 +244,7 @@ def _document(block: Mapping[str, Any], path: str) -> DocumentBlock:
         text = parts if isinstance(parts, str) else "\n".join(_texts_of(parts, f"{path}.source.content"))
         return DocumentBlock(media_type="text/plain", text=text, **common)
     kinds = "'base64', 'text', 'url' or 'content'"
-    raise _fail(f"{path}.source.type", f"document sources must be {kinds}, got {_shown(kind)}")
+    raise _fail(f"{path}.source.type", f"document sources must be {kinds}, got {shown(kind)}")
 
 
 def _texts_of(value: Any, path: str) -> list[str]:
@@ -380,7 +254,7 @@ def _texts_of(value: Any, path: str) -> list[str]:
 def _tool_use(block: Mapping[str, Any], path: str, *, server: bool) -> ToolUseBlock:
     tool_input = block.get("input", {})
     if not isinstance(tool_input, dict):
-        raise _fail(f"{path}.input", f"Input should be an object, got {_kind(tool_input)}")
+        raise _fail(f"{path}.input", f"Input should be an object, got {kind_of(tool_input)}")
     return ToolUseBlock(
         id=_string(block.get("id"), f"{path}.id", required=True),
         name=_string(block.get("name"), f"{path}.name", required=True),
@@ -464,7 +338,7 @@ def _tool_choice(value: Any) -> ToolChoice | None:
         return None
     kind = choice.get("type")
     if kind not in ("auto", "any", "tool", "none"):
-        raise _fail("tool_choice.type", f"Input should be 'auto', 'any', 'tool' or 'none', got {_shown(kind)}")
+        raise _fail("tool_choice.type", f"Input should be 'auto', 'any', 'tool' or 'none', got {shown(kind)}")
     name = _string(choice.get("name"), "tool_choice.name", required=True) if kind == "tool" else None
     disable = _bool(choice.get("disable_parallel_tool_use"), "tool_choice.disable_parallel_tool_use")
     return ToolChoice(kind, name, disable)
@@ -479,7 +353,7 @@ def _thinking(value: Any) -> Thinking | None:
         return Thinking("enabled", _int(config.get("budget_tokens"), "thinking.budget_tokens", 1))
     if kind in ("adaptive", "disabled"):
         return Thinking(kind)
-    raise _fail("thinking.type", f"Input should be 'enabled', 'adaptive' or 'disabled', got {_shown(kind)}")
+    raise _fail("thinking.type", f"Input should be 'enabled', 'adaptive' or 'disabled', got {shown(kind)}")
 
 
 def _output_config(value: Any) -> tuple[str | None, Mapping[str, Any] | None]:
@@ -491,7 +365,7 @@ def _output_config(value: Any) -> tuple[str | None, Mapping[str, Any] | None]:
     if fmt is None:
         return effort, None
     if fmt.get("type") != "json_schema":
-        raise _fail("output_config.format.type", f"Input should be 'json_schema', got {_shown(fmt.get('type'))}")
+        raise _fail("output_config.format.type", f"Input should be 'json_schema', got {shown(fmt.get('type'))}")
     schema = _object(fmt.get("schema"), "output_config.format.schema")
     if schema is None:
         raise _fail("output_config.format.schema", "Field required")

@@ -2,7 +2,7 @@
 
 Errors are `InvalidParam`s naming the field the way OpenAI does (`messages[2].content`), so the
 error body's `param` points at it. Unknown top-level fields are ignored, as the Anthropic decoder
-ignores them; unknown content part types are rejected. The depth guard is the Anthropic decoder's.
+ignores them; unknown content part types are rejected. The depth guard and type checks are the Anthropic decoder's (`router.toolkit.jsoncheck`).
 
 Choices this dialect makes, since Chat Completions and the canonical model do not line up exactly:
 
@@ -27,7 +27,6 @@ from typing import Any
 
 import orjson
 
-from router.anthropic.decode import _BODY_DEPTH, MAX_DEPTH, Checks, _kind, _shown, _too_deep
 from router.conversation import (
     Block,
     ImageBlock,
@@ -42,6 +41,7 @@ from router.conversation import (
     ToolUseBlock,
 )
 from router.errors import RequestError
+from router.toolkit.jsoncheck import MAX_DEPTH, Checks, fits_depth, kind_of, shown, too_deep_path
 
 DEFAULT_MAX_TOKENS = 8192
 """What a request that sets no output limit asks for (OpenAI makes the limit optional, the canonical model does not)."""
@@ -78,8 +78,8 @@ def decode_chat(body: bytes, *, session_id: str | None = None) -> ChatRequest:
         raise InvalidParam("", f"request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidParam("", "request body must be a JSON object")
-    if not _BODY_DEPTH.fits(data):
-        raise InvalidParam(_param_of(_too_deep(data)), f"JSON nested more than {MAX_DEPTH} levels deep")
+    if not fits_depth(data):
+        raise InvalidParam(_param_of(too_deep_path(data)), f"JSON nested more than {MAX_DEPTH} levels deep")
     return ChatRequest(parse_chat_request(data, session_id=session_id), include_usage(data))
 
 
@@ -160,7 +160,7 @@ def _reasoning(value: Any) -> tuple[str | None, Thinking | None]:
         return None, None
     if value not in EFFORTS:
         allowed = ", ".join(f"'{effort}'" for effort in EFFORTS)
-        raise InvalidParam("reasoning_effort", f"Input should be one of {allowed}, got {_shown(value)}")
+        raise InvalidParam("reasoning_effort", f"Input should be one of {allowed}, got {shown(value)}")
     if value == "none":
         return None, Thinking("disabled")
     return str(value), Thinking("adaptive")
@@ -172,7 +172,7 @@ def _response_format(value: Any) -> Mapping[str, Any] | None:
         return None  # json_object has no schema to enforce; the prompt asks for JSON already
     if fmt.get("type") != "json_schema":
         kinds = "'text', 'json_object' or 'json_schema'"
-        raise InvalidParam("response_format.type", f"Input should be {kinds}, got {_shown(fmt.get('type'))}")
+        raise InvalidParam("response_format.type", f"Input should be {kinds}, got {shown(fmt.get('type'))}")
     spec = _object(fmt.get("json_schema"), "response_format.json_schema") or {}
     schema = _object(spec.get("schema"), "response_format.json_schema.schema")
     return schema if schema is not None else {"type": "object"}
@@ -215,7 +215,7 @@ def _messages(value: Any) -> tuple[tuple[TextBlock, ...], tuple[Message, ...]]:
             turns.append(_assistant(data, path, final=i == len(items) - 1))
         else:
             roles = "'system', 'developer', 'user', 'assistant' or 'tool'"
-            raise InvalidParam(f"{path}.role", f"Input should be {roles}, got {_shown(role)}")
+            raise InvalidParam(f"{path}.role", f"Input should be {roles}, got {shown(role)}")
     if results:
         turns.append(Message("user", tuple(results)))
     if not turns:
@@ -235,7 +235,7 @@ def _texts(value: Any, path: str, *, refusals: bool = False) -> tuple[TextBlock,
         elif refusals and part.get("type") == "refusal":
             text = _string(part.get("refusal"), f"{path}[{i}].refusal")
         else:
-            raise InvalidParam(f"{path}[{i}].type", f"only text parts are allowed here, got {_shown(part.get('type'))}")
+            raise InvalidParam(f"{path}[{i}].type", f"only text parts are allowed here, got {shown(part.get('type'))}")
         if text:
             blocks.append(TextBlock(text))
     return tuple(blocks)
@@ -270,7 +270,7 @@ def _user_part(raw: Any, path: str) -> Block:
         image = part.get("image_url")
         url = image if isinstance(image, str) else (_object(image, f"{path}.image_url") or {}).get("url")
         return image_block(_string(url, f"{path}.image_url.url", required=True), f"{path}.image_url.url")
-    raise InvalidParam(f"{path}.type", f"unsupported content part type {_shown(kind)}; expected 'text' or 'image_url'")
+    raise InvalidParam(f"{path}.type", f"unsupported content part type {shown(kind)}; expected 'text' or 'image_url'")
 
 
 def image_block(url: str, path: str) -> ImageBlock:
@@ -287,7 +287,7 @@ def image_block(url: str, path: str) -> ImageBlock:
         return ImageBlock(media_type=media_type, data=data)
     if url.startswith(("https://", "http://")):
         return ImageBlock(url=url)
-    raise InvalidParam(path, f"image URLs must be http(s) or data URLs, got {_shown(url)}")
+    raise InvalidParam(path, f"image URLs must be http(s) or data URLs, got {shown(url)}")
 
 
 def _assistant(data: Mapping[str, Any], path: str, *, final: bool) -> Message:
@@ -313,7 +313,7 @@ def _assistant(data: Mapping[str, Any], path: str, *, final: bool) -> Message:
 def _tool_call(raw: Any, path: str) -> ToolUseBlock:
     call = _part(raw, path)
     if call.get("type", "function") != "function":
-        raise InvalidParam(f"{path}.type", f"Input should be 'function', got {_shown(call.get('type'))}")
+        raise InvalidParam(f"{path}.type", f"Input should be 'function', got {shown(call.get('type'))}")
     function = _object(call.get("function"), f"{path}.function")
     if function is None:
         raise InvalidParam(f"{path}.function", "Field required")
@@ -356,7 +356,7 @@ def _tools(value: Any) -> tuple[Tool, ...]:
 def _tool(raw: Any, path: str) -> Tool:
     spec = _part(raw, path)
     if spec.get("type") != "function":
-        raise InvalidParam(f"{path}.type", f"Input should be 'function', got {_shown(spec.get('type'))}")
+        raise InvalidParam(f"{path}.type", f"Input should be 'function', got {shown(spec.get('type'))}")
     function = _object(spec.get("function"), f"{path}.function")
     if function is None:
         raise InvalidParam(f"{path}.function", "Field required")
@@ -378,11 +378,11 @@ def _tool_choice(value: Any, parallel: Any) -> ToolChoice | None:
         return ToolChoice("auto", disable_parallel_tool_use=True) if disable else None
     if isinstance(value, str):
         if value not in _CHOICES:
-            raise InvalidParam("tool_choice", f"Input should be 'none', 'auto' or 'required', got {_shown(value)}")
+            raise InvalidParam("tool_choice", f"Input should be 'none', 'auto' or 'required', got {shown(value)}")
         return ToolChoice(_CHOICES[value], disable_parallel_tool_use=disable)
     choice = _object(value, "tool_choice") or {}
     if choice.get("type") != "function":
-        raise InvalidParam("tool_choice.type", f"Input should be 'function', got {_shown(choice.get('type'))}")
+        raise InvalidParam("tool_choice.type", f"Input should be 'function', got {shown(choice.get('type'))}")
     function = _object(choice.get("function"), "tool_choice.function") or {}
     name = _string(function.get("name"), "tool_choice.function.name", required=True)
     return ToolChoice("tool", name, disable)
