@@ -32,6 +32,8 @@ from router.errors import AuthError, NotFound, RequestError, RouterError
 from router.openai.chat_decode import decode_chat
 from router.openai.chat_encode import ChatStreamEncoder, chat_completion_json
 from router.openai.errors import error_chunk
+from router.openai.responses_decode import decode_responses
+from router.openai.responses_encode import ResponsesStreamEncoder, response_json_for
 from router.openai.errors import error_response_parts as openai_error_parts
 from router.events import Batch, MessageStop
 from router.provider import ModelInfo
@@ -49,8 +51,10 @@ access_log = logging.getLogger("router.access")
 
 JSON = "application/json"
 OPENAI_CHAT = Wire(b": ping\n\n", error_chunk)
-"""Chat Completions streams: an SSE comment keeps the connection alive (clients skip comments)."""
-AUTH_MESSAGE = "invalid x-api-key: this router only serves clients that send the token set in server.auth_token"
+"""Chat Completions streams: an SSE comment keeps the connection alive (clients skip comments).
+Responses streams ping the same way; their error events are numbered, so each stream's encoder writes them."""
+AUTH_MESSAGE = ("invalid API key: this router only serves clients that send the token set in server.auth_token"
+                " (as x-api-key, or Authorization: Bearer)")
 
 
 @dataclass
@@ -160,6 +164,27 @@ class Endpoints:
         exchange.usage = reply.usage
         exchange.log(200)
         return Response(chat_completion_json(reply, request.model), media_type=JSON)
+
+    async def responses(self, http: HTTPRequest) -> Response | EventStreamResponse:
+        """`POST /v1/responses`: the same turn in the Responses API's shape (what the Codex CLI speaks)."""
+        exchange = self._exchange("/v1/responses")
+        try:
+            body = await self._body(http)
+            decoded = decode_responses(body, session_id=_session_header(http))
+            request = decoded.request
+            events = await self._start(exchange, request, len(body))
+        except Exception as exc:
+            return _failed(exchange, exc, openai_error_response)
+        if request.stream:
+            encoder = ResponsesStreamEncoder.for_request(request.model, decoded)
+            return self._stream(events, encoder, exchange, Wire(OPENAI_CHAT.ping, encoder.error))
+        try:
+            reply = await collect(events)
+        except Exception as exc:
+            return _failed(exchange, exc, openai_error_response)
+        exchange.usage = reply.usage
+        exchange.log(200)
+        return Response(response_json_for(reply, request.model, decoded), media_type=JSON)
 
     async def _start(self, exchange: Exchange, request: Request, size: int) -> AsyncIterator[Batch]:
         """Route a decoded request and start its reply (fallbacks and account choice are the dispatcher's)."""
@@ -337,8 +362,9 @@ def _model_json(model_id: str, name: str) -> dict[str, str | int]:
 
 
 def _session_header(http: HTTPRequest) -> str | None:
-    """The session an OpenAI client names, if any: the Codex CLI sends `session_id`; others may send `x-session-id`."""
-    return http.headers.get("session_id") or http.headers.get("x-session-id") or None
+    """The session an OpenAI client names, if any: the Codex CLI sends `session-id` (older ones `session_id`)."""
+    headers = http.headers
+    return headers.get("session-id") or headers.get("session_id") or headers.get("x-session-id") or None
 
 
 def _failed(exchange: Exchange, exc: BaseException, respond: ErrorResponder | None = None) -> Response:
@@ -423,6 +449,7 @@ def create_app(runtime: Runtime) -> Starlette:
         HTTPRoute("/v1/messages", endpoints.messages, methods=["POST"]),
         HTTPRoute("/v1/messages/count_tokens", endpoints.count_tokens, methods=["POST"]),
         HTTPRoute("/v1/chat/completions", endpoints.chat_completions, methods=["POST"]),
+        HTTPRoute("/v1/responses", endpoints.responses, methods=["POST"]),
         HTTPRoute("/v1/models", endpoints.models, methods=["GET"]),
         HTTPRoute("/v1/models/{model_id:path}", endpoints.model, methods=["GET"]),
         HTTPRoute("/health", endpoints.health, methods=["GET"]),

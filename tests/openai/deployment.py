@@ -8,16 +8,21 @@ fakes call a Bash tool when asked to "run" something and quote its output when i
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.providers.codex.fake_backend import FakeCodex
+from tests.providers.kiro.fake_kiro import Brain as KiroBrain
 from tests.providers.kiro.fake_kiro import FakeKiro
+from tests.providers.kiro.fake_kiro import default_brain as kiro_default
 from tests.providers.kiro.test_end_to_end import write_codex_auth, write_token_file
 from tests.providers.openrouter.fake_openrouter import API_KEY, FakeOpenRouter
+from tests.providers.openrouter.fake_openrouter import Brain as OpenRouterBrain
+from tests.providers.openrouter.fake_openrouter import default_brain as openrouter_default
 from tests.support.live import free_port, router_env, router_process, serve_asgi, wait_ready
 
 UPSTREAMS = {
@@ -45,6 +50,16 @@ class Deployment:
         fake = {"codex": self.codex, "kiro": self.kiro, "openrouter": self.openrouter}[upstream]
         return list(fake.requests)
 
+    def rows(self, wanted: Callable[[dict[str, Any]], bool], count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
+        """The ledger rows `wanted` picks, once there are `count` of them (the ledger writes in the background)."""
+        deadline, rows = time.monotonic() + timeout, []
+        while time.monotonic() < deadline:
+            rows = [row for row in self.ledger() if wanted(row)]
+            if len(rows) >= count:
+                break
+            time.sleep(0.05)
+        return rows
+
     def ledger(self) -> list[dict[str, Any]]:
         """Every row of the router's usage ledger, oldest first."""
         (path,) = self.state.rglob("usage.sqlite3")
@@ -54,8 +69,9 @@ class Deployment:
 
 
 @contextmanager
-def deployed(tmp_path: Path, *, extra_routes: str = "") -> Iterator[Deployment]:
-    codex, kiro, openrouter = FakeCodex(), FakeKiro(), FakeOpenRouter()
+def deployed(tmp_path: Path, *, token: str = TOKEN, kiro_brain: KiroBrain = kiro_default,
+             openrouter_brain: OpenRouterBrain = openrouter_default) -> Iterator[Deployment]:
+    codex, kiro, openrouter = FakeCodex(), FakeKiro(brain=kiro_brain), FakeOpenRouter(brain=openrouter_brain)
     token_file = tmp_path / ".aws" / "sso" / "cache" / "kiro-auth-token.json"
     write_token_file(token_file, kiro)
     codex_auth = tmp_path / "codex-home" / "auth.json"
@@ -66,7 +82,7 @@ def deployed(tmp_path: Path, *, extra_routes: str = "") -> Iterator[Deployment]:
         openrouter_url = stack.enter_context(serve_asgi(openrouter.app()))
         config = tmp_path / "config.yaml"
         config.write_text(f"""
-server: {{retries: 0, auth_token: {TOKEN}}}
+server: {{retries: 0, auth_token: {token}}}
 providers:
   kiro:
     api_url: {kiro_url}
@@ -79,7 +95,7 @@ providers:
   openrouter:
     api_key: ${{OPENROUTER_API_KEY}}
     base_url: {openrouter_url}
-routes:{extra_routes}
+routes:
   - when: {{tier: opus}}
     use: codex/gpt-5.5
     effort: high

@@ -7,7 +7,6 @@ its row in the usage ledger under the OpenAI path.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,12 +147,7 @@ def test_a_body_over_the_limit_is_413_in_openai_shape(deployment: Deployment) ->
 def test_every_openai_request_is_in_the_ledger(deployment: Deployment) -> None:
     client(deployment).chat.completions.create(model=UPSTREAMS["codex"], messages=[{"role": "user", "content": "hi"}],
                                                extra_headers={"session_id": "sess-ledger-1"})
-    deadline, rows = time.monotonic() + 10, []
-    while time.monotonic() < deadline:
-        rows = [row for row in deployment.ledger() if row["session"] == "sess-ledger-1"]
-        if rows:
-            break
-        time.sleep(0.05)
+    rows = deployment.rows(lambda row: row["session"] == "sess-ledger-1")
     assert len(rows) == 1
     row = rows[0]
     assert row["path"] == "/v1/chat/completions" and row["provider"] == "codex" and row["status"] == 200

@@ -1,0 +1,81 @@
+"""The real Codex CLI (`codex exec`) through the router to the fake Kiro and OpenRouter backends.
+
+The CLI is configured with the router as a custom model provider (`wire_api = "responses"`, the
+only wire it speaks), so it sends its own tool set (`exec_command`, `apply_patch`, ...) to
+`/v1/responses`. The fakes' brains answer as a model would: call `exec_command` with a marker
+command, then report what the CLI's tool output said. The CLI really runs the command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.openai.deployment import Deployment, deployed
+from tests.providers.kiro.fake_kiro import Piece
+from tests.providers.openrouter.fake_openrouter import Body, Call, Turn, text_of
+from tests.support.codex_cli import API_KEY, run_codex_exec
+
+COMMAND = "echo codex-cli-$((6*7))"
+PROMPT = "Run the marker command and tell me what it printed."
+MODELS = {"kiro": "claude-sonnet-4-6", "openrouter": "openrouter/anthropic/claude-haiku-4.5"}
+
+
+def printed(output: str) -> str:
+    """What the command printed, out of the CLI's tool output (`...Output:\\n<text>`)."""
+    _, _, text = output.rpartition("Output:\n")
+    return text.strip()
+
+
+def openrouter_brain(body: Body) -> Turn:
+    messages = body["messages"]
+    if messages[-1]["role"] == "tool":
+        return Turn(text=f"The command printed: {printed(text_of(messages[-1].get('content')))}")
+    names = {tool["function"]["name"] for tool in body.get("tools", [])}
+    assert "exec_command" in names, names
+    return Turn(reasoning="I will run it.", calls=(Call("exec_command", {"cmd": COMMAND}),))
+
+
+def kiro_brain(state: dict[str, Any]) -> list[Piece]:
+    current = state["currentMessage"]["userInputMessage"]
+    context = current.get("userInputMessageContext", {})
+    results = context.get("toolResults", [])
+    if results:
+        return [("text", f"The command printed: {printed(results[0]['content'][0].get('text', ''))}")]
+    names = {tool["toolSpecification"]["name"] for tool in context.get("tools", [])}
+    assert "exec_command" in names, names
+    return [("tool", ("tooluse_cli1", "exec_command", {"cmd": COMMAND}))]
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with deployed(tmp_path_factory.mktemp("codex-cli"), token=API_KEY, kiro_brain=kiro_brain,
+                  openrouter_brain=openrouter_brain) as running:
+        yield running
+
+
+@pytest.mark.parametrize("upstream", MODELS)
+def test_codex_exec_runs_a_shell_command_through_the_router(
+    deployment: Deployment, upstream: str, tmp_path: Path
+) -> None:
+    before = len(deployment.requests_of(upstream))
+    run = run_codex_exec(tmp_path, deployment.url + "/v1", PROMPT, model=MODELS[upstream], timeout=180)
+    assert run.returncode == 0 and not run.turn_failed, run.explain()
+    (execution,) = run.items("command_execution")
+    assert execution["exit_code"] == 0 and execution["aggregated_output"].strip() == "codex-cli-42", execution
+    assert run.final_message == "The command printed: codex-cli-42", run.explain()
+    assert len(deployment.requests_of(upstream)) == before + 2  # the call, then the answer to its output
+    rows = deployment.rows(lambda row: row["path"] == "/v1/responses" and row["provider"] == upstream, count=2)
+    assert [(row["status"], row["stream"]) for row in rows] == [(200, 1), (200, 1)]
+    assert rows[0]["session"] and rows[0]["session"] == rows[1]["session"]  # the CLI's session-id header
+
+
+def test_a_wrong_key_fails_the_codex_turn_with_the_routers_message(deployment: Deployment, tmp_path: Path) -> None:
+    run = run_codex_exec(tmp_path, deployment.url + "/v1", PROMPT, model=MODELS["kiro"], api_key="sk-wrong")
+    assert run.returncode != 0 and run.turn_failed
+    (failed,) = [event for event in run.events if event.get("type") == "turn.failed"]
+    assert "401" in failed["error"]["message"] and "server.auth_token" in failed["error"]["message"], run.explain()
+    assert "sk-router-test" not in run.stdout + run.stderr
