@@ -14,7 +14,7 @@ Choices this dialect makes, since Chat Completions and the canonical model do no
   fail the request: the history is the client's, and refusing it would wedge the conversation. The
   call keeps the text as `{RAW_ARGUMENTS: text}`, so the model still sees what it sent.
 - `reasoning_effort` sets the canonical `effort` and turns thinking on (`adaptive`), so reasoning
-  is streamed back; `none` turns thinking off instead. Without it the route's default applies.
+  is streamed back; `none` turns thinking off instead. A route's own `effort` comes first (as for Anthropic clients).
 - Without `max_completion_tokens`/`max_tokens` the request asks for `DEFAULT_MAX_TOKENS`.
 """
 
