@@ -10,7 +10,7 @@ before any field is read, and messages quote at most a short excerpt of a wrong 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, cast
 
 import orjson
@@ -35,7 +35,7 @@ from router.conversation import (
     ToolUseBlock,
 )
 from router.errors import RequestError
-from router.toolkit.jsoncheck import MAX_DEPTH, Checks, fits_depth, kind_of, shown, too_deep_path
+from router.toolkit.jsoncheck import Checks, kind_of, load_object, shown
 
 _ROLES = ("user", "assistant", "system")
 BILLING_HEADER = "x-anthropic-billing-header:"
@@ -47,16 +47,7 @@ def decode_request(
     body: bytes, *, session_id: str | None = None, betas: Sequence[str] = (), for_count: bool = False
 ) -> Request:
     """Parse and validate a request body; `for_count` relaxes what count_tokens does not need."""
-    if not body:
-        raise RequestError("request body is empty; expected a JSON object")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise RequestError(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise RequestError("request body must be a JSON object")
-    if not fits_depth(data):
-        raise _fail(too_deep_path(data), f"JSON nested more than {MAX_DEPTH} levels deep")
+    data = load_object(body, _fail)
     return parse_request(data, session_id=session_id, betas=betas, for_count=for_count)
 
 
@@ -95,7 +86,7 @@ def parse_request(
 
 
 def _fail(path: str, problem: str) -> RequestError:
-    return RequestError(f"{path}: {problem}")
+    return RequestError(f"{path}: {problem}" if path else problem)
 
 
 _CHECKS = Checks(_fail)

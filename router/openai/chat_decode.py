@@ -41,7 +41,7 @@ from router.conversation import (
     ToolUseBlock,
 )
 from router.errors import RequestError
-from router.toolkit.jsoncheck import MAX_DEPTH, Checks, fits_depth, kind_of, shown, too_deep_path
+from router.toolkit.jsoncheck import Checks, load_object, shown
 
 DEFAULT_MAX_TOKENS = 8192
 """What a request that sets no output limit asks for (OpenAI makes the limit optional, the canonical model does not)."""
@@ -70,16 +70,7 @@ class ChatRequest:
 
 def decode_chat(body: bytes, *, session_id: str | None = None) -> ChatRequest:
     """Parse and validate a Chat Completions request body."""
-    if not body:
-        raise InvalidParam("", "request body is empty; expected a JSON object")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidParam("", f"request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidParam("", "request body must be a JSON object")
-    if not fits_depth(data):
-        raise InvalidParam(_param_of(too_deep_path(data)), f"JSON nested more than {MAX_DEPTH} levels deep")
+    data = load_object(body, InvalidParam, _param_of)
     return ChatRequest(parse_chat_request(data, session_id=session_id), include_usage(data))
 
 

@@ -47,13 +47,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 
 from router.anthropic.signatures import decode_signature
 from router.conversation import (
     Block,
     DocumentBlock,
-    ImageBlock,
     Message,
     Request,
     ResultContent,
@@ -69,7 +67,7 @@ from router.conversation import (
     ToolUseBlock,
 )
 from router.openai.chat_decode import DEFAULT_MAX_TOKENS, EFFORTS, InvalidParam, _param_of, image_block, tool_input
-from router.toolkit.jsoncheck import MAX_DEPTH, Checks, fits_depth, shown, too_deep_path
+from router.toolkit.jsoncheck import Checks, load_object, shown
 
 CUSTOM_INPUT = "input"
 """The one field of a custom tool's canonical input: the freeform text the model wrote."""
@@ -113,16 +111,7 @@ class ResponsesRequest:
 
 def decode_responses(body: bytes, *, session_id: str | None = None) -> ResponsesRequest:
     """Parse and validate a Responses request body."""
-    if not body:
-        raise InvalidParam("", "request body is empty; expected a JSON object")
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidParam("", f"request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidParam("", "request body must be a JSON object")
-    if not fits_depth(data):
-        raise InvalidParam(_param_of(too_deep_path(data)), f"JSON nested more than {MAX_DEPTH} levels deep")
+    data = load_object(body, InvalidParam, _param_of)
     return parse_responses(data, session_id=session_id)
 
 

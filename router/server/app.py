@@ -10,7 +10,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -27,7 +27,7 @@ from router.anthropic.decode import decode_request
 from router.anthropic.encode import StreamEncoder, reply_json
 from router.anthropic.errors import error_body, error_response_parts, status_and_type
 from router.collect import collect
-from router.conversation import Request, Usage
+from router.conversation import Reply, Request, Usage
 from router.errors import AuthError, NotFound, RequestError, RouterError
 from router.openai.chat_decode import decode_chat
 from router.openai.chat_encode import ChatStreamEncoder, chat_completion_json
@@ -52,7 +52,7 @@ access_log = logging.getLogger("router.access")
 JSON = "application/json"
 OPENAI_CHAT = Wire(b": ping\n\n", error_chunk)
 """Chat Completions streams: an SSE comment keeps the connection alive (clients skip comments).
-Responses streams ping the same way; their error events are numbered, so each stream's encoder writes them."""
+Responses streams ping the same way."""
 AUTH_MESSAGE = ("invalid API key: this router only serves clients that send the token set in server.auth_token"
                 " (as x-api-key, or Authorization: Bearer)")
 
@@ -120,6 +120,20 @@ class Exchange:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A decoded request, and how its dialect writes the reply: streamed (an encoder and its wire) or folded (JSON).
+
+    Both take the route that served it, which is known only once the reply has started.
+    """
+
+    request: Request
+    size: int
+    """The body's size in bytes (what long-context lanes estimate tokens from)."""
+    streamed: Callable[[Route | None], tuple[Encoder, Wire]]
+    folded: Callable[[Reply, Route | None], bytes]
+
+
 class Endpoints:
     """Request handlers bound to one runtime."""
 
@@ -129,62 +143,60 @@ class Endpoints:
 
     async def messages(self, http: HTTPRequest) -> Response | EventStreamResponse:
         """`POST /v1/messages`: one assistant turn, streamed or folded."""
-        exchange = self._exchange("/v1/messages")
-        try:
-            request, size = await self._decode(http, for_count=False)
-            events = await self._start(exchange, request, size)
-        except Exception as exc:
-            return _failed(exchange, exc)
-        if request.stream:
-            return self._stream(events, StreamEncoder(request.model, route=exchange.route), exchange)
-        try:
-            reply = await collect(events)
-        except Exception as exc:
-            return _failed(exchange, exc)
-        exchange.usage = reply.usage
-        exchange.log(200)
-        return Response(reply_json(reply, request.model, route=exchange.route), media_type=JSON)
+        return await self._serve(http, "/v1/messages", self._anthropic_turn, _error_response)
 
     async def chat_completions(self, http: HTTPRequest) -> Response | EventStreamResponse:
         """`POST /v1/chat/completions`: the same turn for OpenAI clients, through the same rules and pools."""
-        exchange = self._exchange("/v1/chat/completions")
-        try:
-            body = await self._body(http)
-            chat = decode_chat(body, session_id=_session_header(http))
-            request = chat.request
-            events = await self._start(exchange, request, len(body))
-        except Exception as exc:
-            return _failed(exchange, exc, openai_error_response)
-        if request.stream:
-            return self._stream(events, ChatStreamEncoder(request.model, chat.include_usage), exchange, OPENAI_CHAT)
-        try:
-            reply = await collect(events)
-        except Exception as exc:
-            return _failed(exchange, exc, openai_error_response)
-        exchange.usage = reply.usage
-        exchange.log(200)
-        return Response(chat_completion_json(reply, request.model), media_type=JSON)
+        return await self._serve(http, "/v1/chat/completions", self._chat_turn, openai_error_response)
 
     async def responses(self, http: HTTPRequest) -> Response | EventStreamResponse:
         """`POST /v1/responses`: the same turn in the Responses API's shape (what the Codex CLI speaks)."""
-        exchange = self._exchange("/v1/responses")
+        return await self._serve(http, "/v1/responses", self._responses_turn, openai_error_response)
+
+    async def _serve(
+        self, http: HTTPRequest, path: str, read: Callable[[HTTPRequest], Awaitable[Turn]], respond: ErrorResponder
+    ) -> Response | EventStreamResponse:
+        """Decode, route and start one turn, then stream it or fold it into one JSON reply, in its dialect."""
+        exchange = self._exchange(path)
         try:
-            body = await self._body(http)
-            decoded = decode_responses(body, session_id=_session_header(http))
-            request = decoded.request
-            events = await self._start(exchange, request, len(body))
+            turn = await read(http)
+            events = await self._start(exchange, turn.request, turn.size)
         except Exception as exc:
-            return _failed(exchange, exc, openai_error_response)
-        if request.stream:
-            encoder = ResponsesStreamEncoder.for_request(request.model, decoded)
-            return self._stream(events, encoder, exchange, Wire(OPENAI_CHAT.ping, encoder.error))
+            return _failed(exchange, exc, respond)
+        if turn.request.stream:
+            encoder, wire = turn.streamed(exchange.route)
+            return self._stream(events, encoder, exchange, wire)
         try:
             reply = await collect(events)
         except Exception as exc:
-            return _failed(exchange, exc, openai_error_response)
+            return _failed(exchange, exc, respond)
         exchange.usage = reply.usage
         exchange.log(200)
-        return Response(response_json_for(reply, request.model, decoded), media_type=JSON)
+        return Response(turn.folded(reply, exchange.route), media_type=JSON)
+
+    async def _anthropic_turn(self, http: HTTPRequest) -> Turn:
+        request, size = await self._decode(http, for_count=False)
+        model = request.model
+        return Turn(request, size, lambda route: (StreamEncoder(model, route=route), ANTHROPIC),
+                    lambda reply, route: reply_json(reply, model, route=route))
+
+    async def _chat_turn(self, http: HTTPRequest) -> Turn:
+        body = await self._body(http)
+        chat = decode_chat(body, session_id=_session_header(http))
+        model = chat.request.model
+        return Turn(chat.request, len(body), lambda route: (ChatStreamEncoder(model, chat.include_usage), OPENAI_CHAT),
+                    lambda reply, route: chat_completion_json(reply, model))
+
+    async def _responses_turn(self, http: HTTPRequest) -> Turn:
+        body = await self._body(http)
+        decoded = decode_responses(body, session_id=_session_header(http))
+        model = decoded.request.model
+
+        def streamed(route: Route | None) -> tuple[Encoder, Wire]:
+            encoder = ResponsesStreamEncoder.for_request(model, decoded)
+            return encoder, Wire(OPENAI_CHAT.ping, encoder.error)  # its error events are numbered: the encoder's
+
+        return Turn(decoded.request, len(body), streamed, lambda reply, route: response_json_for(reply, model, decoded))
 
     async def _start(self, exchange: Exchange, request: Request, size: int) -> AsyncIterator[Batch]:
         """Route a decoded request and start its reply (fallbacks and account choice are the dispatcher's)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any

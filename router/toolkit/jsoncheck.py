@@ -28,6 +28,26 @@ _SHOWN.maxstring = _SHOWN.maxother = 60
 _SHOWN.maxlevel = 3
 
 
+def load_object(body: bytes, fail: Callable[[str, str], Exception],
+                param: Callable[[str], str] = str) -> dict[str, Any]:
+    """A request body parsed as a JSON object nesting at most `MAX_DEPTH` levels, else `fail(path, problem)`.
+
+    The path is "" for the body as a whole; a too-deep body names the field it nests in, as
+    `param` writes a dotted path in the dialect's own notation.
+    """
+    if not body:
+        raise fail("", "request body is empty; expected a JSON object")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise fail("", f"request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise fail("", "request body must be a JSON object")
+    if not fits_depth(data):
+        raise fail(param(too_deep_path(data)), f"JSON nested more than {MAX_DEPTH} levels deep")
+    return data
+
+
 # -- nesting -------------------------------------------------------------------------------
 
 

@@ -8,7 +8,6 @@ its row in the usage ledger under the OpenAI path.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic

@@ -33,7 +33,7 @@ from router.conversation import (
 )
 from router.errors import RequestError
 from router.openai.chat_decode import DEFAULT_MAX_TOKENS, RAW_ARGUMENTS, InvalidParam
-from router.openai.responses_decode import CUSTOM_INPUT, WEB_SEARCH, ResponsesRequest, decode_responses, parse_responses
+from router.openai.responses_decode import CUSTOM_INPUT, WEB_SEARCH, ResponsesRequest, decode_responses
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n fake").decode()
 PDF = base64.b64encode(b"%PDF-1.4 fake").decode()

@@ -7,41 +7,19 @@ Tests that drive it skip when npm is missing, unless `SWITCHYARD_REQUIRE_CLAUDE_
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
-from typing import NoReturn
 
-import pytest
+
+from tests.support.npm import NpmTool
 
 VERSION = "2.1.197"  # the version the fixtures under tests/fixtures/claude-code were captured from
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "claude-code"
+TOOL = NpmTool("@anthropic-ai/claude-code", VERSION, command="claude", folder="claude-code",
+               override="CLAUDE_CODE_BIN", require="SWITCHYARD_REQUIRE_CLAUDE_CODE")
 
 
 def claude_code_binary() -> Path:
     """The `claude` executable: $CLAUDE_CODE_BIN, or the cached install (made if missing)."""
-    configured = os.environ.get("CLAUDE_CODE_BIN")
-    if configured:
-        return Path(configured)
-    binary = CACHE / "node_modules" / ".bin" / "claude"
-    if binary.exists():
-        return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        _unavailable("npm is not installed, so the Claude Code CLI cannot be installed")
-    result = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), f"@anthropic-ai/claude-code@{VERSION}"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    if result.returncode != 0 or not binary.exists():
-        _unavailable(f"npm could not install the Claude Code CLI: {result.stderr[-2000:]}")
-    return binary
-
-
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("SWITCHYARD_REQUIRE_CLAUDE_CODE"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    return TOOL.binary()
 
 
 def claude_env(home: Path, base_url: str) -> dict[str, str]:

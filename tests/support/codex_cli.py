@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
+from tests.support.npm import NpmTool
+
 VERSION = "0.171.0"  # the version the fixtures under tests/fixtures/codex-cli were captured from
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "codex-cli"
+TOOL = NpmTool("@openai/codex", VERSION, command="codex", folder="codex-cli", override="CODEX_CLI_BIN",
+               require="SWITCHYARD_REQUIRE_CODEX_CLI")
 PROVIDER_ID = "switchyard"
 API_KEY_ENV = "SWITCHYARD_CODEX_API_KEY"
 API_KEY = "sk-router-test"
@@ -35,28 +37,7 @@ API_KEY = "sk-router-test"
 
 def codex_cli_binary() -> Path:
     """The `codex` executable: $CODEX_CLI_BIN, or the cached install (made if missing)."""
-    configured = os.environ.get("CODEX_CLI_BIN")
-    if configured:
-        return Path(configured)
-    binary = CACHE / "node_modules" / ".bin" / "codex"
-    if binary.exists():
-        return binary
-    npm = shutil.which("npm")
-    if npm is None:
-        _unavailable("npm is not installed, so the Codex CLI cannot be installed")
-    result = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), f"@openai/codex@{VERSION}"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )
-    if result.returncode != 0 or not binary.exists():
-        _unavailable(f"npm could not install the Codex CLI: {result.stderr[-2000:]}")
-    return binary
-
-
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("SWITCHYARD_REQUIRE_CODEX_CLI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
+    return TOOL.binary()
 
 
 def _toml_string(value: str) -> str:
