@@ -29,7 +29,7 @@ from tests.providers.codex.fake_backend import (
     reasoning_item,
 )
 from tests.providers.openrouter.fake_openrouter import API_KEY, FakeOpenRouter
-from tests.support.live import free_port, router_env, router_process, serve_asgi, wait_ready
+from tests.support.live import router_env, router_serving, serve_asgi
 
 OPUS = "claude-opus-4-8"
 SONNET = "claude-sonnet-5"
@@ -97,17 +97,10 @@ routes:
   - when: {{tier: haiku}}
     use: openrouter/anthropic/claude-haiku-4.5
 """)
-        port = free_port()
         env = router_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "xdg"), XDG_STATE_HOME=str(tmp_path / "st"),
                          OPENROUTER_API_KEY=API_KEY)
-        with router_process(["serve", "--config", str(config), "--port", str(port)], tmp_path, env) as process:
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(url)
-            except TimeoutError:
-                process.terminate()
-                raise AssertionError(process.communicate(timeout=10)) from None
-            yield Stack(codex, openrouter, anthropic.Anthropic(base_url=url, api_key="sk-unused", max_retries=0))
+        with router_serving(config, tmp_path, env) as serving:
+            yield Stack(codex, openrouter, anthropic.Anthropic(base_url=serving.url, api_key="sk-unused", max_retries=0))
 
 
 def turn(stack: Stack, model: str, messages: list[dict[str, Any]]) -> Any:

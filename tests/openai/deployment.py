@@ -23,7 +23,7 @@ from tests.providers.kiro.test_end_to_end import write_codex_auth, write_token_f
 from tests.providers.openrouter.fake_openrouter import API_KEY, FakeOpenRouter
 from tests.providers.openrouter.fake_openrouter import Brain as OpenRouterBrain
 from tests.providers.openrouter.fake_openrouter import default_brain as openrouter_default
-from tests.support.live import free_port, router_env, router_process, serve_asgi, wait_ready
+from tests.support.live import router_env, router_serving, serve_asgi
 
 UPSTREAMS = {
     "codex": "claude-opus-4-8",
@@ -47,8 +47,9 @@ class Deployment:
 
     def requests_of(self, upstream: str) -> list[Any]:
         """The bodies the named fake received, in order."""
-        fake = {"codex": self.codex, "kiro": self.kiro, "openrouter": self.openrouter}[upstream]
-        return list(fake.requests)
+        requests: dict[str, list[Any]] = {"codex": self.codex.requests, "kiro": self.kiro.requests,
+                                          "openrouter": self.openrouter.requests}
+        return list(requests[upstream])
 
     def rows(self, wanted: Callable[[dict[str, Any]], bool], count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:
         """The ledger rows `wanted` picks, once there are `count` of them (the ledger writes in the background)."""
@@ -104,16 +105,8 @@ routes:
   - when: {{tier: haiku}}
     use: openrouter/anthropic/claude-haiku-4.5
 """)
-        port = free_port()
         state = tmp_path / "state"
         env = router_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "xdg"), XDG_STATE_HOME=str(state),
                          OPENROUTER_API_KEY=API_KEY)
-        process = stack.enter_context(router_process(["serve", "--config", str(config), "--port", str(port)],
-                                                     tmp_path, env))
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url)
-        except TimeoutError:
-            process.terminate()
-            raise AssertionError(process.communicate(timeout=10)) from None
-        yield Deployment(codex, kiro, openrouter, url, state)
+        serving = stack.enter_context(router_serving(config, tmp_path, env))
+        yield Deployment(codex, kiro, openrouter, serving.url, state)

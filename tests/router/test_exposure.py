@@ -21,7 +21,7 @@ from router.server import cli
 from router.server.config import is_loopback
 from router.server.plugins import make_plugin_manager
 from tests.support import scripted
-from tests.support.live import free_port, router_env, router_process, wait_ready
+from tests.support.live import router_env, router_serving
 
 CONFIG = "providers: {scripted: {label: primary}}\ndefault: {use: scripted/m}\n"
 TOKEN_HINT = "server.auth_token"
@@ -128,16 +128,9 @@ def test_loopback_without_a_token_really_serves(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("providers: {openrouter: {api_key: sk-or-v1-unused, base_url: 'http://127.0.0.1:9'}}\n"
                     "default: {use: openrouter/some/model}\n")
-    port = free_port()
     env = router_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "xdg"), XDG_STATE_HOME=str(tmp_path / "st"))
-    with router_process(["serve", "--config", str(path), "--port", str(port)], tmp_path, env) as process:
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url)
-        except TimeoutError:
-            process.terminate()
-            raise AssertionError(process.communicate(timeout=10)) from None
-        assert httpx.get(f"{url}/health", timeout=5, trust_env=False).status_code == 200
-        process.terminate()
-        _, err = process.communicate(timeout=10)
+    with router_serving(path, tmp_path, env) as serving:
+        assert httpx.get(f"{serving.url}/health", timeout=5, trust_env=False).status_code == 200
+        serving.process.terminate()
+        _, err = serving.process.communicate(timeout=10)
     assert "--insecure-no-auth" not in err and "config error" not in err

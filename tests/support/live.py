@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -83,6 +84,28 @@ def router_process(args: Sequence[str], cwd: Path, env: dict[str, str]) -> Itera
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A live `router serve`: its base URL, and the process for tests that stop it and read its output."""
+
+    url: str
+    process: subprocess.Popen[str]
+
+
+@contextmanager
+def router_serving(config: Path, cwd: Path, env: dict[str, str]) -> Iterator[Serving]:
+    """`router serve --config CONFIG` on a free 127.0.0.1 port, ready; if it never gets ready, fail with its output."""
+    port = free_port()
+    with router_process(["serve", "--config", str(config), "--port", str(port)], cwd, env) as process:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(url)
+        except TimeoutError:
+            process.terminate()
+            raise AssertionError(process.communicate(timeout=10)) from None
+        yield Serving(url, process)
 
 
 @contextmanager

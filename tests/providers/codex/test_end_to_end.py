@@ -20,7 +20,7 @@ import pytest
 
 from tests.providers.codex.fake_backend import ENCRYPTED_PREFIX, FakeCodex, chatgpt_tokens
 from tests.support.claude_code import claude_code_binary, claude_env
-from tests.support.live import free_port, router_env, router_process, serve_asgi, wait_ready
+from tests.support.live import router_env, router_serving, serve_asgi
 
 SONNET = "claude-sonnet-5"
 
@@ -70,16 +70,9 @@ routes:
     effort: medium
 default: {{use: codex/gpt-5.5}}
 """)
-        port = free_port()
         env = router_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "xdg"), XDG_STATE_HOME=str(tmp_path / "st"))
-        with router_process(["serve", "--config", str(config), "--port", str(port)], tmp_path, env) as process:
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(url)
-            except TimeoutError:
-                process.terminate()
-                raise AssertionError(process.communicate(timeout=10)) from None
-            yield Deployment(fake, url, auth_file, tmp_path)
+        with router_serving(config, tmp_path, env) as serving:
+            yield Deployment(fake, serving.url, auth_file, tmp_path)
 
 
 def test_text_reply_with_cached_usage(deployment: Deployment) -> None:

@@ -30,7 +30,7 @@ from router.route import Route
 from tests.conftest import claude_code_requests
 from tests.providers.codex.fake_backend import ENCRYPTED_PREFIX, FakeCodex
 from tests.providers.kiro.fake_kiro import IMPROPER, PROFILE_ARN, FakeKiro, check_request
-from tests.support.live import free_port, router_env, router_process, serve_asgi, wait_ready
+from tests.support.live import router_env, router_serving, serve_asgi
 
 SONNET = "claude-sonnet-4-6"
 OPUS = "claude-opus-4-8"
@@ -131,20 +131,11 @@ routes:
     use: kiro/{{model}}
 default: {{use: kiro/claude-sonnet-4.5}}
 """)
-        port = free_port()
         env = router_env(
             HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "xdg"), XDG_STATE_HOME=str(tmp_path / "state")
         )
-        process = stack.enter_context(
-            router_process(["serve", "--config", str(config), "--port", str(port)], tmp_path, env)
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url)
-        except TimeoutError:
-            process.terminate()
-            raise AssertionError(process.communicate(timeout=10)) from None
-        yield Deployment(kiro, codex, url, token_file)
+        serving = stack.enter_context(router_serving(config, tmp_path, env))
+        yield Deployment(kiro, codex, serving.url, token_file)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 
 from router.anthropic.signatures import decode_signature
 from tests.providers.openrouter.fake_openrouter import API_KEY, FakeOpenRouter, text_of
-from tests.support.live import free_port, router_env, router_process, serve_asgi, wait_ready
+from tests.support.live import router_env, router_serving, serve_asgi
 
 HAIKU = "claude-haiku-4-5-20251001"   # -> openrouter/meta-llama/llama-3.3-70b-instruct:free (chat completions)
 SONNET = "claude-sonnet-5"             # -> openrouter/anthropic/claude-sonnet-4.5 through the Anthropic endpoint
@@ -71,17 +71,10 @@ routes:
     use: openrouter/anthropic/claude-opus-4.5
 default: {{use: openrouter/openai/gpt-5}}
 """)
-        port = free_port()
         env = router_env(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "xdg"), XDG_STATE_HOME=str(tmp_path / "st"),
                          OPENROUTER_API_KEY=API_KEY)
-        with router_process(["serve", "--config", str(config), "--port", str(port)], tmp_path, env) as process:
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_ready(url)
-            except TimeoutError:
-                process.terminate()
-                raise AssertionError(process.communicate(timeout=10)) from None
-            yield Deployment(fake, url)
+        with router_serving(config, tmp_path, env) as serving:
+            yield Deployment(fake, serving.url)
 
 
 def dumped(message: Any) -> dict[str, Any]:
