@@ -178,3 +178,30 @@ def test_the_model_list_reads_as_openai_and_as_anthropic(deployment: Deployment)
     same = anthropic.Anthropic(base_url=deployment.url, api_key=TOKEN, max_retries=0).models.list()
     assert [model.id for model in same.data] == list(listed)  # one path, one order, both SDKs
     assert same.data[0].display_name and same.data[0].type == "model"
+
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+@pytest.mark.parametrize("upstream", ["kiro", "openrouter"])
+def test_an_image_reaches_the_backend_as_its_own_image(deployment: Deployment, upstream: str) -> None:
+    client(deployment).chat.completions.create(model=UPSTREAMS[upstream], messages=[{"role": "user", "content": [
+        {"type": "text", "text": "what is in this picture?"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}}]}])
+    sent = deployment.requests_of(upstream)[-1]
+    if upstream == "kiro":
+        (image,) = sent["conversationState"]["currentMessage"]["userInputMessage"]["images"]
+        assert image == {"format": "png", "source": {"bytes": PIXEL}}
+    else:
+        parts = sent["messages"][-1]["content"]
+        assert {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PIXEL}"}} in parts
+
+
+def test_a_forced_tool_choice_reaches_the_backend(deployment: Deployment) -> None:
+    completion = client(deployment).chat.completions.create(
+        model=UPSTREAMS["openrouter"], messages=RUN, tools=[BASH], parallel_tool_calls=False,
+        tool_choice={"type": "function", "function": {"name": "Bash"}})
+    assert completion.choices[0].finish_reason == "tool_calls"
+    sent = deployment.openrouter.requests[-1]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "Bash"}}
+    assert sent["parallel_tool_calls"] is False
