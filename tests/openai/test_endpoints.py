@@ -68,3 +68,10 @@ async def test_a_fallback_answers_when_the_primary_is_limited(harness: Harness) 
     completion = await sdk(harness).chat.completions.create(**chat())
     assert completion.choices[0].message.content == "from the fallback"
     assert [route.provider for _, route in harness.other.calls] == ["other"]
+
+
+async def test_a_glob_rule_routes_an_openai_model_name(harness: Harness) -> None:
+    reply = await sdk(harness).responses.create(model="up-custom-7", input="hello there")
+    assert reply.output_text == "echo: hello there" and reply.model == "up-custom-7"
+    request, route = harness.scripted.calls[-1]
+    assert (route.provider, route.model) == ("scripted", "up-custom-7") and request.model == "up-custom-7"
