@@ -71,7 +71,7 @@ class Deployment:
 
 @contextmanager
 def deployed(tmp_path: Path, *, token: str = TOKEN, kiro_brain: KiroBrain = kiro_default,
-             openrouter_brain: OpenRouterBrain = openrouter_default) -> Iterator[Deployment]:
+             openrouter_brain: OpenRouterBrain = openrouter_default, first_routes: str = "") -> Iterator[Deployment]:
     codex, kiro, openrouter = FakeCodex(), FakeKiro(brain=kiro_brain), FakeOpenRouter(brain=openrouter_brain)
     token_file = tmp_path / ".aws" / "sso" / "cache" / "kiro-auth-token.json"
     write_token_file(token_file, kiro)
@@ -97,7 +97,7 @@ providers:
     api_key: ${{OPENROUTER_API_KEY}}
     base_url: {openrouter_url}
 routes:
-  - when: {{tier: opus}}
+{first_routes}  - when: {{tier: opus}}
     use: codex/gpt-5.5
     effort: high
   - when: {{tier: sonnet}}

@@ -22,6 +22,10 @@ from tests.support.codex_cli import API_KEY, run_codex_exec
 COMMAND = "echo codex-cli-$((6*7))"
 PROMPT = "Run the marker command and tell me what it printed."
 MODELS = {"kiro": "claude-sonnet-4-6", "openrouter": "openrouter/anthropic/claude-haiku-4.5"}
+PATCH_PROMPT = "Create notes.txt with a greeting."
+PATCH = "*** Begin Patch\n*** Add File: notes.txt\n+hello from a patch\n+second line\n*** End Patch\n"
+KNOWN = "gpt-5.5"
+"""A name in the Codex CLI's own catalogue: for it the CLI sends its full tool set, `apply_patch` (a custom tool) included."""
 
 
 def printed(output: str) -> str:
@@ -32,9 +36,15 @@ def printed(output: str) -> str:
 
 def openrouter_brain(body: Body) -> Turn:
     messages = body["messages"]
+    asked = next(text_of(m.get("content")) for m in reversed(messages) if m["role"] == "user")
     if messages[-1]["role"] == "tool":
+        if PATCH_PROMPT in asked:
+            return Turn(text=f"Patched: {text_of(messages[-1].get('content')).strip()[:200]}")
         return Turn(text=f"The command printed: {printed(text_of(messages[-1].get('content')))}")
     names = {tool["function"]["name"] for tool in body.get("tools", [])}
+    if PATCH_PROMPT in asked:
+        assert "apply_patch" in names, names
+        return Turn(reasoning="A new file, so a patch.", calls=(Call("apply_patch", {"input": PATCH}),))
     assert "exec_command" in names, names
     return Turn(reasoning="I will run it.", calls=(Call("exec_command", {"cmd": COMMAND}),))
 
@@ -52,8 +62,9 @@ def kiro_brain(state: dict[str, Any]) -> list[Piece]:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    known = f"  - when: {{model: {KNOWN}}}\n    use: openrouter/anthropic/claude-haiku-4.5\n"
     with deployed(tmp_path_factory.mktemp("codex-cli"), token=API_KEY, kiro_brain=kiro_brain,
-                  openrouter_brain=openrouter_brain) as running:
+                  openrouter_brain=openrouter_brain, first_routes=known) as running:
         yield running
 
 
@@ -79,3 +90,15 @@ def test_a_wrong_key_fails_the_codex_turn_with_the_routers_message(deployment: D
     (failed,) = [event for event in run.events if event.get("type") == "turn.failed"]
     assert "401" in failed["error"]["message"] and "server.auth_token" in failed["error"]["message"], run.explain()
     assert "sk-router-test" not in run.stdout + run.stderr
+
+
+def test_codex_applies_a_patch_the_backend_wrote_through_its_custom_tool(deployment: Deployment, tmp_path: Path) -> None:
+    run = run_codex_exec(tmp_path, deployment.url + "/v1", PATCH_PROMPT, model=KNOWN, timeout=180)
+    assert run.returncode == 0 and not run.turn_failed, run.explain()
+    assert (tmp_path / "work" / "notes.txt").read_text() == "hello from a patch\nsecond line\n"
+    first, second = deployment.openrouter.requests[-2:]
+    (tool,) = [t["function"] for t in first["tools"] if t["function"]["name"] == "apply_patch"]
+    assert tool["parameters"]["required"] == ["input"]  # the freeform tool as a one-string function
+    answered = second["messages"][-1]
+    assert answered["role"] == "tool" and "notes.txt" in text_of(answered.get("content"))
+    assert run.final_message is not None and run.final_message.startswith("Patched:")
