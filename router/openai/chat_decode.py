@@ -363,15 +363,23 @@ def _tool(raw: Any, path: str) -> Tool:
 _CHOICES: dict[str, Any] = {"none": "none", "auto": "auto", "required": "any"}
 
 
-def _tool_choice(value: Any, parallel: Any) -> ToolChoice | None:
+def plain_tool_choice(value: Any, parallel: Any) -> tuple[ToolChoice | None, dict[str, Any], bool]:
+    """`tool_choice` when it is absent or a string (both dialects' words), else the object to read
+    (`{}` when there is none), and whether `parallel_tool_calls` turned parallel calls off."""
     disable = parallel is not None and not _bool(parallel, "parallel_tool_calls")
     if value is None:
-        return ToolChoice("auto", disable_parallel_tool_use=True) if disable else None
+        return (ToolChoice("auto", disable_parallel_tool_use=True) if disable else None), {}, disable
     if isinstance(value, str):
         if value not in _CHOICES:
             raise InvalidParam("tool_choice", f"Input should be 'none', 'auto' or 'required', got {shown(value)}")
-        return ToolChoice(_CHOICES[value], disable_parallel_tool_use=disable)
-    choice = _object(value, "tool_choice") or {}
+        return ToolChoice(_CHOICES[value], disable_parallel_tool_use=disable), {}, disable
+    return None, _object(value, "tool_choice") or {}, disable
+
+
+def _tool_choice(value: Any, parallel: Any) -> ToolChoice | None:
+    plain, choice, disable = plain_tool_choice(value, parallel)
+    if not isinstance(value, dict):
+        return plain
     if choice.get("type") != "function":
         raise InvalidParam("tool_choice.type", f"Input should be 'function', got {shown(choice.get('type'))}")
     function = _object(choice.get("function"), "tool_choice.function") or {}

@@ -66,7 +66,15 @@ from router.conversation import (
     ToolSpec,
     ToolUseBlock,
 )
-from router.openai.chat_decode import DEFAULT_MAX_TOKENS, EFFORTS, InvalidParam, _param_of, image_block, tool_input
+from router.openai.chat_decode import (
+    DEFAULT_MAX_TOKENS,
+    EFFORTS,
+    InvalidParam,
+    _param_of,
+    image_block,
+    plain_tool_choice,
+    tool_input,
+)
 from router.toolkit.jsoncheck import Checks, load_object, shown
 
 CUSTOM_INPUT = "input"
@@ -549,18 +557,10 @@ def _web_search(spec: Mapping[str, Any], path: str) -> ServerTool:
     return ServerTool(WEB_SEARCH.type, WEB_SEARCH.name, config)
 
 
-_CHOICES: dict[str, Any] = {"none": "none", "auto": "auto", "required": "any"}
-
-
 def _tool_choice(value: Any, parallel: Any, dropped: tuple[str, ...]) -> ToolChoice | None:
-    disable = parallel is not None and not _bool(parallel, "parallel_tool_calls")
-    if value is None:
-        return ToolChoice("auto", disable_parallel_tool_use=True) if disable else None
-    if isinstance(value, str):
-        if value not in _CHOICES:
-            raise InvalidParam("tool_choice", f"Input should be 'none', 'auto' or 'required', got {shown(value)}")
-        return ToolChoice(_CHOICES[value], disable_parallel_tool_use=disable)
-    choice = _object(value, "tool_choice") or {}
+    plain, choice, disable = plain_tool_choice(value, parallel)
+    if not isinstance(value, dict):
+        return plain
     kind = _string(choice.get("type"), "tool_choice.type", required=True)
     if kind in ("function", "custom"):
         return ToolChoice("tool", _string(choice.get("name"), "tool_choice.name", required=True), disable)
