@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-from router.anthropic.signatures import decode_signature
 from router.conversation import (
     Block,
     DocumentBlock,
@@ -75,6 +74,7 @@ from router.openai.chat_decode import (
     plain_tool_choice,
     tool_input,
 )
+from router.openai.sealed import open_reasoning
 from router.toolkit.jsoncheck import Checks, load_object, shown
 
 CUSTOM_INPUT = "input"
@@ -459,7 +459,10 @@ def _reasoning_item(item: Mapping[str, Any], path: str) -> ThinkingBlock | None:
     parts = () if summary is None else _texts(summary, f"{path}.summary", ("summary_text",))
     text = "\n\n".join(block.text for block in (content or parts))
     encrypted = item.get("encrypted_content")
-    signature = decode_signature(_string(encrypted, f"{path}.encrypted_content")) if encrypted else None
+    signature = None
+    if encrypted:
+        sealed, signature = open_reasoning(_string(encrypted, f"{path}.encrypted_content"))
+        text = sealed if sealed is not None else text  # the exact text the signature signs
     if signature is None:
         return ThinkingBlock(text) if text else None
     return ThinkingBlock(text, signature, redacted=not text)

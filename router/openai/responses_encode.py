@@ -52,6 +52,7 @@ from router.events import (
 )
 from router.openai.errors import error_json
 from router.openai.responses_decode import CUSTOM_INPUT, ResponsesRequest
+from router.openai.sealed import seal_reasoning
 
 Status: TypeAlias = Literal["completed", "incomplete", "failed", "in_progress"]
 _INCOMPLETE: dict[StopReason, str] = {"max_tokens": "max_output_tokens", "refusal": "content_filter"}
@@ -156,11 +157,14 @@ class _Shape:
         return function_call_item(new_id("fc_"), call_id, own, arguments, status, namespace)
 
     def reasoning_item(self, item_id: str, text: str, signature: Signature | None) -> dict[str, Any]:
+        """The item; text not shown as a summary is sealed into `encrypted_content` with its signature."""
         item: dict[str, Any] = {"id": item_id, "type": "reasoning", "summary": []}
-        if self.summaries and text:
+        shown = self.summaries and bool(text)
+        if shown:
             item["summary"] = [{"type": "summary_text", "text": text}]
         if self.encrypted and signature is not None:
-            item["encrypted_content"] = encode_signature(signature)
+            sealed = text and not shown
+            item["encrypted_content"] = seal_reasoning(text, signature) if sealed else encode_signature(signature)
         return item
 
     def shows_reasoning(self, redacted: bool) -> bool:
@@ -258,7 +262,12 @@ class ResponsesStreamEncoder:
                 return self._sub("response.output_text.delta", content_index=0, delta=text, logprobs=[])
             case ThinkingDelta(thinking=text):
                 self._expect(ThinkingStart, event)
-                return self._thinking(text) if text and not self.skip and not self._hide_text else b""
+                if not text or self.skip:
+                    return b""
+                if self._hide_text:
+                    self._parts.append(text)  # not shown, but sealed with the signature (`router.openai.sealed`)
+                    return b""
+                return self._thinking(text)
             case ToolInputDelta(partial_json=fragment):
                 self._expect(ToolUseStart, event)
                 if self.skip or not fragment:

@@ -99,6 +99,10 @@ def test_codex_applies_a_patch_the_backend_wrote_through_its_custom_tool(deploym
     first, second = deployment.openrouter.requests[-2:]
     (tool,) = [t["function"] for t in first["tools"] if t["function"]["name"] == "apply_patch"]
     assert tool["parameters"]["required"] == ["input"]  # the freeform tool as a one-string function
+    (assistant,) = [m for m in second["messages"] if m["role"] == "assistant"]
+    (detail,) = assistant["reasoning_details"]  # the CLI asked for no summary: the text came back sealed
+    assert detail["text"] == "A new file, so a patch." and detail["signature"]
+    assert deployment.openrouter.rejections == []
     answered = second["messages"][-1]
     assert answered["role"] == "tool" and "notes.txt" in text_of(answered.get("content"))
     assert run.final_message is not None and run.final_message.startswith("Patched:")

@@ -34,6 +34,7 @@ from router.events import (
 )
 from router.openai.responses_decode import CUSTOM_INPUT, decode_responses, parse_responses
 from router.openai.responses_encode import ResponsesStreamEncoder, response_json, response_json_for, usage_json
+from router.openai.sealed import open_reasoning
 
 openai = pytest.importorskip("openai")
 httpx2 = pytest.importorskip("httpx2")
@@ -247,7 +248,21 @@ def test_without_summaries_reasoning_shows_only_its_encrypted_content() -> None:
     assert "secret thoughts" not in body.decode()
     assert not any(kind.startswith("response.reasoning_summary") for kind in types(body))
     _, final = sdk_stream(body)
-    assert final.output[0].summary == [] and decode_signature(final.output[0].encrypted_content) == SIGNATURE
+    assert final.output[0].summary == []
+    assert open_reasoning(final.output[0].encrypted_content or "") == ("secret thoughts", SIGNATURE)
+
+
+def test_hidden_reasoning_comes_back_whole_not_as_redacted_thinking() -> None:
+    """The Codex CLI's request shape: encrypted content asked for, no summaries. A Claude signature
+    signs its text, so the text must come back with it, or the backend gets redacted thinking."""
+    body = encode(reply_events(thinking_events("I should run echo"), text_events("a")),
+                  encoder(encrypted_reasoning=True, reasoning_summary=False))
+    _, final = sdk_stream(body)
+    item = final.output[0].model_dump(exclude_none=True)
+    decoded = decode_responses(orjson.dumps({"model": "m", "input": [
+        {"role": "user", "content": "run it"}, item, {"role": "user", "content": "again"}]}))
+    (block,) = decoded.request.messages[1].content
+    assert block == ThinkingBlock("I should run echo", SIGNATURE, redacted=False)
 
 
 def test_without_include_reasoning_has_no_encrypted_content() -> None:
