@@ -43,7 +43,6 @@ from router.server.ledger import Ledger, LedgerRow
 from router.server.dashboard import Dashboard
 from router.server.runtime import MODEL_LIST_TIMEOUT, Runtime
 from router.server.sse import ANTHROPIC, SERVER_SEND, Encoder, EventStreamResponse, Wire
-from router.server.sse import SERVER_SEND, EventStreamResponse
 from router.tokens import estimate_input_tokens
 
 log = logging.getLogger("router")
@@ -310,7 +309,7 @@ class Endpoints:
         token = self.server.auth_token
         if not token:
             return True
-        given = http.headers.get("x-api-key") or http.headers.get("authorization", "").removeprefix("Bearer ")
+        given = http.headers.get("x-api-key") or _bearer(http.headers.get("authorization", ""))
         return hmac.compare_digest(given.encode(), token.encode())
 
     def _check_auth(self, http: HTTPRequest) -> Response | None:
@@ -371,6 +370,12 @@ def _model_json(model_id: str, name: str) -> dict[str, str | int]:
     provider, slash, _ = model_id.partition("/")
     return {"type": "model", "id": model_id, "display_name": name, "created_at": "2025-01-01T00:00:00Z",
             "object": "model", "created": MODELS_CREATED, "owned_by": provider if slash else "switchyard"}
+
+
+def _bearer(authorization: str) -> str:
+    """The credentials of an `Authorization: Bearer ...` header (the scheme is case-insensitive)."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else authorization
 
 
 def _session_header(http: HTTPRequest) -> str | None:

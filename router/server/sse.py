@@ -136,7 +136,19 @@ class EventStreamResponse:
         debug = log.isEnabledFor(logging.DEBUG)
         stop: MessageStop | None = None
         pending = self.pending  # encoded events not yet written: on a failure they go out before the error
-        async for batch in self.events:
+        batches = aiter(self.events)
+        while True:
+            try:
+                batch = await anext(batches)
+            except StopAsyncIteration:
+                break
+            except Exception as exc:
+                if not self.encoder.finished:
+                    raise
+                # the reply is complete and the client has (or is about to get) all of it: a failure
+                # while the provider reads the upstream's last bytes changes nothing it was told
+                log.warning("upstream failed after its reply was complete: %s", exc)
+                break
             for event in batch:
                 data = encode(event)
                 if type(event) is MessageStop:

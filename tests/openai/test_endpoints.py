@@ -7,6 +7,7 @@ the OpenAI dialect's words, with the official SDK reading the result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -75,3 +76,16 @@ async def test_a_glob_rule_routes_an_openai_model_name(harness: Harness) -> None
     assert reply.output_text == "echo: hello there" and reply.model == "up-custom-7"
     request, route = harness.scripted.calls[-1]
     assert (route.provider, route.model) == ("scripted", "up-custom-7") and request.model == "up-custom-7"
+
+
+async def test_the_bearer_scheme_is_case_insensitive_and_a_wrong_token_is_refused(
+    make_harness: Callable[..., Harness]
+) -> None:
+    harness = make_harness(auth_token="router-secret")
+    body = chat()
+    for header in ("Bearer router-secret", "bearer router-secret", "BEARER  router-secret"):
+        reply = await harness.http.post("/v1/chat/completions", json=body, headers={"authorization": header})
+        assert reply.status_code == 200, (header, reply.text)
+    refused = await harness.http.post("/v1/chat/completions", json=body, headers={"authorization": "Bearer nope"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+    assert "router-secret" not in refused.text

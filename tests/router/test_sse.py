@@ -165,3 +165,27 @@ def test_the_app_puts_the_servers_send_in_the_scope_past_starlettes_wrappers() -
     asyncio.run(app(scope, receive, server_send))  # type: ignore[arg-type]
     assert seen == [server_send]
     assert sent[0]["status"] == 200
+
+
+async def test_a_failure_after_the_reply_completed_ends_the_stream_normally() -> None:
+    """A provider can fail while it reads the upstream's last bytes, after the message's stop: the
+    client already has the whole reply, so it gets no error event and the request counts as served."""
+    async def batches() -> AsyncIterator[Batch]:
+        async for batch in play(text_reply("all", " there")):
+            yield batch
+        raise Overloaded("connection reset after the end")
+
+    sent: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            sent.append(message["body"])
+
+    ended: list[tuple[int, MessageStop | None]] = []
+    response = EventStreamResponse(batches(), StreamEncoder("claude-opus-4-8"), ping_interval=60,
+                                   closing=asyncio.Event(), on_end=lambda status, stop: ended.append((status, stop)))
+    await response({"type": "http"}, never_disconnects, send)  # type: ignore[arg-type]
+    events = checked(b"".join(sent).decode())
+    assert events[-1][0] == "message_stop" and not any(name == "error" for name, _ in events)
+    ((status, stop),) = ended
+    assert status == 200 and stop is not None
