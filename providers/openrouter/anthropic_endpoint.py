@@ -35,7 +35,8 @@ from router.route import Route
 ANTHROPIC_VERSION = "2023-06-01"
 _EFFORTS = {"none": "low", "minimal": "low", "low": "low", "medium": "medium", "high": "high",
             "xhigh": "high", "max": "max"}
-"""Route efforts -> Claude's `output_config.effort` words (Claude has no none/minimal/xhigh)."""
+"""Router efforts, a route's or the client's, -> Claude's `output_config.effort` words
+(Claude has no none/minimal/xhigh)."""
 
 
 def uses_endpoint(model: str, enabled: bool) -> bool:
@@ -48,8 +49,9 @@ def native_payload(request: Request, route: Route, *, provider: Mapping[str, Any
     body = request_payload(unwrap_signatures(request, route))
     body["model"] = route.model
     body["stream"] = True
-    if route.effort is not None:
-        body.setdefault("output_config", {})["effort"] = _EFFORTS.get(route.effort, "high")
+    effort = route.effort or body.get("output_config", {}).get("effort")
+    if effort is not None:  # the client's word too: an OpenAI client may ask for `minimal` or `xhigh`
+        body.setdefault("output_config", {})["effort"] = _EFFORTS.get(effort, "high")
     if provider:
         body["provider"] = dict(provider)
     return body

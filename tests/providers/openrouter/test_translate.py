@@ -933,3 +933,10 @@ def test_limits_inside_the_stream_say_what_they_limit_too() -> None:
     assert isinstance(broke, RateLimited) and broke.scope == "account"
     limited = error_from_stream({"type": "rate_limit_error", "message": "slow down"})
     assert isinstance(limited, RateLimited) and limited.scope == "model"
+
+
+@pytest.mark.parametrize("asked, sent", [("minimal", "low"), ("xhigh", "high"), ("max", "max"), ("medium", "medium")])
+def test_the_clients_effort_reaches_claude_in_claudes_words(asked: str, sent: str) -> None:
+    """A request's own effort (from an OpenAI client's `reasoning_effort`, say) is mapped like a route's."""
+    body = native_payload(request(user("q"), effort=asked), CLAUDE)
+    assert body["output_config"] == {"effort": sent}
