@@ -148,8 +148,8 @@ def parse_responses(data: Mapping[str, Any], *, session_id: str | None = None) -
         messages=messages,
         max_tokens=max_tokens,
         system=(*system, *extra_system),
-        tools=_restrict(tools, data.get("tool_choice")),
-        tool_choice=_tool_choice(data.get("tool_choice"), data.get("parallel_tool_calls"), dropped),
+        tools=_restrict(tools, data.get("tool_choice"), namespaced),
+        tool_choice=_tool_choice(data.get("tool_choice"), data.get("parallel_tool_calls"), dropped, namespaced),
         temperature=temperature,
         top_p=top_p,
         thinking=thinking,
@@ -560,35 +560,51 @@ def _web_search(spec: Mapping[str, Any], path: str) -> ServerTool:
     return ServerTool(WEB_SEARCH.type, WEB_SEARCH.name, config)
 
 
-def _tool_choice(value: Any, parallel: Any, dropped: tuple[str, ...]) -> ToolChoice | None:
+def _tool_name(entry: Mapping[str, Any], path: str, namespaced: Mapping[str, tuple[str, str]]) -> str:
+    """The canonical name of the function or custom tool an entry names, by its `namespace` if it gives one.
+
+    Without one, a name declared only inside a namespace still finds its tool (`spawn_agent` is
+    `multi_agent_v1__spawn_agent`), as long as no other tool has that name.
+    """
+    name = _string(entry.get("name"), f"{path}.name", required=True)
+    namespace = entry.get("namespace")
+    if namespace is not None:
+        return f"{_string(namespace, f'{path}.namespace')}{NAMESPACE_SEPARATOR}{name}"
+    inside = [canonical for canonical, (_, own) in namespaced.items() if own == name]
+    return inside[0] if len(inside) == 1 and name not in namespaced else name
+
+
+def _tool_choice(
+    value: Any, parallel: Any, dropped: tuple[str, ...], namespaced: Mapping[str, tuple[str, str]]
+) -> ToolChoice | None:
     plain, choice, disable = plain_tool_choice(value, parallel)
     if not isinstance(value, dict):
         return plain
     kind = _string(choice.get("type"), "tool_choice.type", required=True)
     if kind in ("function", "custom"):
-        return ToolChoice("tool", _string(choice.get("name"), "tool_choice.name", required=True), disable)
+        return ToolChoice("tool", _tool_name(choice, "tool_choice", namespaced), disable)
     if kind.startswith("web_search"):
         return ToolChoice("tool", WEB_SEARCH.name, disable)
     if kind == "allowed_tools":
-        return _allowed_tools(choice, disable)
+        return _allowed_tools(choice, disable, namespaced)
     known = f" (dropped from tools: {', '.join(sorted(set(dropped)))})" if kind in dropped else ""
     problem = f"cannot force the hosted tool {shown(kind)}: this router does not run it{known}"
     raise InvalidParam("tool_choice.type", problem)
 
 
-def _allowed_tools(choice: Mapping[str, Any], disable: bool) -> ToolChoice:
+def _allowed_tools(choice: Mapping[str, Any], disable: bool, namespaced: Mapping[str, tuple[str, str]]) -> ToolChoice:
     """`allowed_tools`: the model may call only the listed tools (`_restrict` keeps those), and must
     call one when `mode` is `required`; a single required tool is that tool forced."""
     mode = choice.get("mode", "auto")
     if mode not in ("auto", "required"):
         raise InvalidParam("tool_choice.mode", f"Input should be 'auto' or 'required', got {shown(mode)}")
-    names = _allowed_names(choice)
+    names = _allowed_names(choice, namespaced)
     if len(names) == 1 and mode == "required":
         return ToolChoice("tool", next(iter(names)), disable)
     return ToolChoice("any" if mode == "required" else "auto", disable_parallel_tool_use=disable)
 
 
-def _allowed_names(choice: Mapping[str, Any]) -> frozenset[str]:
+def _allowed_names(choice: Mapping[str, Any], namespaced: Mapping[str, tuple[str, str]]) -> frozenset[str]:
     names = set()
     for i, raw in enumerate(_list(choice.get("tools"), "tool_choice.tools")):
         path = f"tool_choice.tools[{i}]"
@@ -597,13 +613,21 @@ def _allowed_names(choice: Mapping[str, Any]) -> frozenset[str]:
         if kind.startswith("web_search"):
             names.add(WEB_SEARCH.name)
         elif kind in ("function", "custom"):
-            names.add(_string(entry.get("name"), f"{path}.name", required=True))
+            names.add(_tool_name(entry, path, namespaced))
     return frozenset(names)
 
 
-def _restrict(tools: tuple[ToolSpec, ...], value: Any) -> tuple[ToolSpec, ...]:
-    """The tools an `allowed_tools` choice leaves the model (all of them for any other choice)."""
+def _restrict(
+    tools: tuple[ToolSpec, ...], value: Any, namespaced: Mapping[str, tuple[str, str]]
+) -> tuple[ToolSpec, ...]:
+    """The tools an `allowed_tools` choice leaves the model (all of them for any other choice).
+
+    A choice that leaves none of the declared tools is refused: the model would have nothing to call.
+    """
     if not isinstance(value, dict) or value.get("type") != "allowed_tools":
         return tools
-    names = _allowed_names(value)
-    return tuple(tool for tool in tools if tool.name in names)
+    names = _allowed_names(value, namespaced)
+    kept = tuple(tool for tool in tools if tool.name in names)
+    if tools and not kept:
+        raise InvalidParam("tool_choice.tools", "none of the allowed tools is among the tools this router can offer")
+    return kept

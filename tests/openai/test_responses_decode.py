@@ -447,6 +447,31 @@ def test_namespaced_tools_get_joined_names_and_their_calls_decode_to_them() -> N
     )
 
 
+
+NAMESPACED = [{"type": "function", "name": "exec", "parameters": {"type": "object"}},
+              {"type": "namespace", "name": "agents", "description": "Sub-agents.",
+               "tools": [{"type": "function", "name": "spawn", "parameters": {"type": "object"}}]}]
+
+
+@pytest.mark.parametrize("choice", [{"type": "function", "name": "spawn", "namespace": "agents"},
+                                    {"type": "function", "name": "spawn"}])
+def test_a_forced_namespaced_tool_is_forced_by_its_joined_name(choice: dict[str, Any]) -> None:
+    request = decode(tools=NAMESPACED, tool_choice=choice).request
+    assert request.tool_choice == ToolChoice("tool", "agents__spawn")
+    assert "agents__spawn" in {tool.name for tool in request.tools}
+
+
+def test_allowed_tools_keep_a_namespaced_tool() -> None:
+    allowed = {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "spawn"}]}
+    assert [tool.name for tool in decode(tools=NAMESPACED, tool_choice=allowed).request.tools] == ["agents__spawn"]
+
+
+def test_allowed_tools_that_leave_nothing_to_call_are_refused() -> None:
+    allowed = {"type": "allowed_tools", "mode": "required", "tools": [{"type": "file_search"}]}
+    with pytest.raises(InvalidParam) as refused:
+        decode(tools=[*NAMESPACED, {"type": "file_search", "vector_store_ids": ["v"]}], tool_choice=allowed)
+    assert refused.value.param == "tool_choice.tools"
+
 # -- refusals --------------------------------------------------------------------------------------
 
 
