@@ -39,6 +39,8 @@ class Collector:
         self.signature: Signature | None = None
         self.stop: MessageStop | None = None
         self.usage = Usage()
+        self.broken: str | None = None
+        """Why a tool call's arguments could not be read: a failure, unless the reply was cut off."""
 
     def add(self, event: Event) -> None:
         """Take one event; events out of Anthropic's order are an upstream failure, as when streaming."""
@@ -60,8 +62,10 @@ class Collector:
                 self._close()
             case MessageStart(model=model, usage=usage):
                 self.started, self.model, self.usage = event, model, usage
-            case MessageStop():
+            case MessageStop(stop_reason=reason):
                 self._close()
+                if self.broken is not None and reason != "max_tokens":
+                    raise UpstreamUnavailable(self.broken)
                 self.stop = event
             case _:
                 assert_never(event)
@@ -89,21 +93,28 @@ class Collector:
                     self.blocks.append(ThinkingBlock(text, self.signature, redacted))
                 self.signature = None
             case ToolUseStart(id=tool_id, name=name, server=server):
-                self.blocks.append(ToolUseBlock(tool_id, name, _arguments(text), server))
+                arguments, problem = _arguments(text)
+                self.broken = self.broken or problem
+                self.blocks.append(ToolUseBlock(tool_id, name, arguments, server))
             case _:
                 raise AssertionError(start)
 
 
-def _arguments(text: str) -> dict[str, object]:
+def _arguments(text: str) -> tuple[dict[str, object], str | None]:
+    """A call's arguments, or `{}` and what is wrong with them.
+
+    Whether that is a failure waits for the stop: a reply cut off by the output limit may end in
+    the middle of a call (the stream says so with its stop reason, and so does the folded reply).
+    """
     if not text.strip():
-        return {}
+        return {}, None
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        raise UpstreamUnavailable("the upstream model sent tool arguments that are not valid JSON") from None
+        return {}, "the upstream model sent tool arguments that are not valid JSON"
     if not isinstance(value, dict):
-        raise UpstreamUnavailable("the upstream model sent tool arguments that are not a JSON object")
-    return value
+        return {}, "the upstream model sent tool arguments that are not a JSON object"
+    return value, None
 
 
 async def collect(batches: AsyncIterator[Batch]) -> Reply:

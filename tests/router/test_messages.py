@@ -15,6 +15,8 @@ from router.events import (
     TextDelta,
     TextStart,
     ThinkingStart,
+    ToolInputDelta,
+    ToolUseStart,
 )
 from tests.conftest import Harness, body
 from tests.support.scripted import Sleep, Step, text_reply, thinking_reply, tool_reply
@@ -248,3 +250,28 @@ async def test_folded_replies_enforce_event_order_like_streams(harness: Harness)
     for _ in range(3):
         response = await harness.http.post("/v1/messages", json=body())
         assert response.status_code == 502 and response.json()["error"]["type"] == "api_error"
+
+
+def cut_call(stop: str) -> list[Step]:
+    """A reply whose tool call's arguments end mid-JSON, then stops for `stop`."""
+    return [MessageStart("m"), ToolUseStart("toolu_1", "Write"), ToolInputDelta('{"path": "a.txt", "content": "hel'),
+            BlockStop(), MessageStop(stop, usage=Usage(output_tokens=9))]  # type: ignore[arg-type]
+
+
+async def test_a_folded_reply_cut_off_mid_call_is_a_reply_not_a_502(harness: Harness) -> None:
+    harness.scripted.queue(cut_call("max_tokens"))
+    reply = await harness.http.post("/v1/messages", json=body())
+    assert reply.status_code == 200, reply.text
+    message = reply.json()
+    assert message["stop_reason"] == "max_tokens"
+    assert message["content"] == [{"type": "tool_use", "id": "toolu_1", "name": "Write", "input": {}}]
+    harness.scripted.queue(cut_call("max_tokens"))
+    chat = await harness.http.post("/v1/chat/completions", json={"model": "claude-opus-4-8", "messages": [
+        {"role": "user", "content": "hi"}]})
+    assert chat.status_code == 200 and chat.json()["choices"][0]["finish_reason"] == "length"
+
+
+async def test_broken_arguments_in_a_finished_reply_are_still_an_upstream_failure(harness: Harness) -> None:
+    harness.scripted.queue(cut_call("tool_use"))
+    reply = await harness.http.post("/v1/messages", json=body())
+    assert reply.status_code == 502 and "not valid JSON" in reply.json()["error"]["message"]
