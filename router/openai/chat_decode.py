@@ -2,7 +2,8 @@
 
 Errors are `InvalidParam`s naming the field the way OpenAI does (`messages[2].content`), so the
 error body's `param` points at it. Unknown top-level fields are ignored, as the Anthropic decoder
-ignores them; unknown content part types are rejected. The depth guard and type checks are the Anthropic decoder's (`router.toolkit.jsoncheck`).
+ignores them; unknown content part types are rejected. The depth guard and type checks are the
+Anthropic decoder's (`router.toolkit.jsoncheck`).
 
 Choices this dialect makes, since Chat Completions and the canonical model do not line up exactly:
 
@@ -16,6 +17,19 @@ Choices this dialect makes, since Chat Completions and the canonical model do no
 - `reasoning_effort` sets the canonical `effort` and turns thinking on (`adaptive`), so reasoning
   is streamed back; `none` turns thinking off instead. A route's own `effort` comes first (as for Anthropic clients).
 - Without `max_completion_tokens`/`max_tokens` the request asks for `DEFAULT_MAX_TOKENS`.
+- The legacy `functions`/`function_call` fields are read as `tools`/`tool_choice` (a request giving
+  both `tools` and `functions` is refused). In the history, an assistant `function_call` becomes a
+  tool call with the id `call_legacy_<message index>` (`LEGACY_CALL_ID`), and a `function` message
+  answers the latest unanswered such call of its `name`. Replies always use the modern `tool_calls`
+  shape: every current SDK reads it, and one reply shape keeps the encoder single.
+- `file` parts (inline PDFs, `file_data`) become document blocks; `file_id` needs OpenAI's file
+  store and is refused, as are `input_audio` parts (no backend takes audio).
+- What OpenAI tolerates in a history is tolerated here too, so a stored conversation cannot wedge:
+  empty text parts are skipped; an assistant message with neither content nor tool calls (a model
+  that returned nothing) is dropped; an empty user message is dropped when a later user turn
+  follows, else kept as one empty text, so the reply still answers a user turn. A request of only
+  system/developer messages is served with the last (non-empty) one as the user turn, the earlier
+  ones as the system prompt, since the canonical model needs a turn to answer.
 """
 
 from __future__ import annotations
@@ -29,6 +43,7 @@ import orjson
 
 from router.conversation import (
     Block,
+    DocumentBlock,
     ImageBlock,
     Message,
     Request,
@@ -49,6 +64,8 @@ RAW_ARGUMENTS = "_raw_arguments"
 """The key under which a tool call's unparseable `arguments` text is kept."""
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 """The `reasoning_effort` values accepted; all but `none` pass through as the canonical effort."""
+LEGACY_CALL_ID = "call_legacy_{index}"
+"""The id given to a legacy assistant `function_call` (which has none), from its message's index."""
 _SYSTEM_ROLES = ("system", "developer")
 
 
@@ -93,8 +110,8 @@ def parse_chat_request(data: Mapping[str, Any], *, session_id: str | None = None
         messages=messages,
         max_tokens=_max_tokens(data),
         system=system,
-        tools=_tools(data.get("tools")),
-        tool_choice=_tool_choice(data.get("tool_choice"), data.get("parallel_tool_calls")),
+        tools=_tools(data.get("tools"), data.get("functions")),
+        tool_choice=_tool_choice(data.get("tool_choice"), data.get("function_call"), data.get("parallel_tool_calls")),
         stop_sequences=_stop(data.get("stop")),
         temperature=_number(data.get("temperature"), "temperature", 0.0, 2.0),
         top_p=_number(data.get("top_p"), "top_p", 0.0, 1.0),
@@ -179,9 +196,7 @@ def _messages(value: Any) -> tuple[tuple[TextBlock, ...], tuple[Message, ...]]:
     items = _list(value, "messages")
     if not items:
         raise InvalidParam("messages", "at least one message is required")
-    system: list[TextBlock] = []
-    turns: list[Message] = []
-    results: list[Block] = []  # consecutive tool messages, answered in one user turn
+    turns = _Turns()
     for i, raw in enumerate(items):
         path = f"messages[{i}]"
         data = _object(raw, path)
@@ -189,29 +204,103 @@ def _messages(value: Any) -> tuple[tuple[TextBlock, ...], tuple[Message, ...]]:
             raise InvalidParam(path, "Input should be an object, got null")
         role = data.get("role")
         if role == "tool":
-            results.append(_tool_result(data, path))
-            continue
-        if results:
-            turns.append(Message("user", tuple(results)))
-            results = []
-        if role in _SYSTEM_ROLES:
-            blocks = _texts(data.get("content"), f"{path}.content")
-            if turns:
-                turns.append(Message("system", blocks))
-            else:
-                system.extend(blocks)
+            turns.result(_tool_result(data, path))
+        elif role == "function":
+            turns.result(turns.legacy_result(data, path))
+        elif role in _SYSTEM_ROLES:
+            turns.system_message(_texts(data.get("content"), f"{path}.content"))
         elif role == "user":
-            turns.append(Message("user", _user_content(data.get("content"), f"{path}.content")))
+            turns.user(_user_content(data.get("content"), f"{path}.content"))
         elif role == "assistant":
-            turns.append(_assistant(data, path, final=i == len(items) - 1))
+            turns.assistant(_assistant(data, path, i, turns), final=i == len(items) - 1)
         else:
-            roles = "'system', 'developer', 'user', 'assistant' or 'tool'"
+            roles = "'system', 'developer', 'user', 'assistant', 'tool' or 'function'"
             raise InvalidParam(f"{path}.role", f"Input should be {roles}, got {shown(role)}")
-    if results:
-        turns.append(Message("user", tuple(results)))
-    if not turns:
-        raise InvalidParam("messages", "at least one user or assistant message is required")
-    return tuple(system), tuple(turns)
+    return turns.finish()
+
+
+class _Turns:
+    """The canonical turns as messages are read, with the leniency the module docstring describes."""
+
+    def __init__(self) -> None:
+        self.system: list[TextBlock] = []
+        self.last_system = 0  # where the last non-empty leading system message starts in `system`
+        self.turns: list[Message] = []
+        self.results: list[Block] = []  # consecutive tool/function messages, answered in one user turn
+        self.empty_users: set[int] = set()  # indexes in `turns` of empty user messages, maybe dropped
+        self.legacy: dict[str, list[str]] = {}  # function name -> ids of its unanswered legacy calls
+
+    def _flush(self) -> None:
+        if self.results:
+            self.turns.append(Message("user", tuple(self.results)))
+            self.results = []
+
+    def result(self, block: ToolResultBlock) -> None:
+        self.results.append(block)
+
+    def system_message(self, blocks: tuple[TextBlock, ...]) -> None:
+        self._flush()
+        if self.turns:
+            if blocks:
+                self.turns.append(Message("system", blocks))
+        else:
+            self._lead(blocks)
+
+    def _lead(self, blocks: tuple[Block, ...]) -> None:
+        """Add a leading system message to the system prompt."""
+        if blocks:
+            self.last_system = len(self.system)
+            self.system.extend(b for b in blocks if isinstance(b, TextBlock))
+
+    def user(self, blocks: tuple[Block, ...]) -> None:
+        self._flush()
+        if not blocks:
+            self.empty_users.add(len(self.turns))
+            blocks = (TextBlock(""),)
+        self.turns.append(Message("user", blocks))
+
+    def assistant(self, message: Message, *, final: bool) -> None:
+        self._flush()
+        if message.content or final:
+            self.turns.append(message)
+
+    def legacy_call(self, name: str, call_id: str) -> None:
+        self.legacy.setdefault(name, []).append(call_id)
+
+    def legacy_result(self, data: Mapping[str, Any], path: str) -> ToolResultBlock:
+        """A `function` message: the result of the latest unanswered legacy call of its `name`."""
+        name = _string(data.get("name"), f"{path}.name", required=True)
+        pending = self.legacy.get(name)
+        if not pending:
+            raise InvalidParam(f"{path}.name", f"no earlier assistant function_call of {shown(name)} awaits a result")
+        content = data.get("content")
+        texts = () if content is None else _texts(content, f"{path}.content")
+        return ToolResultBlock(pending.pop(), texts)
+
+    def finish(self) -> tuple[tuple[TextBlock, ...], tuple[Message, ...]]:
+        self._flush()
+        turns = self._without_empty_users()
+        while turns and turns[0].role == "system":  # led only by empty user messages, now dropped
+            self._lead(turns.pop(0).content)
+        if not any(message.content for message in turns):
+            if not self.system:
+                raise InvalidParam("messages", "at least one message with content is required")
+            turns = [Message("user", tuple(self.system[self.last_system :]))]
+            del self.system[self.last_system :]
+        return tuple(self.system), tuple(turns)
+
+    def _without_empty_users(self) -> list[Message]:
+        """Empty user messages but the one that is the last user turn (if it is)."""
+        kept: list[Message] = []
+        answered = False  # a user turn follows
+        for index in reversed(range(len(self.turns))):
+            message = self.turns[index]
+            if index in self.empty_users and answered:
+                continue
+            answered = answered or message.role == "user"
+            kept.append(message)
+        kept.reverse()
+        return kept
 
 
 def _texts(value: Any, path: str, *, refusals: bool = False) -> tuple[TextBlock, ...]:
@@ -240,28 +329,57 @@ def _part(raw: Any, path: str) -> dict[str, Any]:
 
 
 def _user_content(value: Any, path: str) -> tuple[Block, ...]:
+    """A user message's blocks; empty text parts are skipped (so the message may come out empty)."""
     if isinstance(value, str):
-        blocks: tuple[Block, ...] = (TextBlock(value),) if value else ()
-    else:
-        blocks = tuple(_user_part(raw, f"{path}[{i}]") for i, raw in enumerate(_list(value, path)))
-    if not blocks:
-        raise InvalidParam(path, "user messages must have non-empty content")
-    return blocks
+        return (TextBlock(value),) if value else ()
+    parts = (_user_part(raw, f"{path}[{i}]") for i, raw in enumerate(_list(value, path)))
+    return tuple(part for part in parts if part is not None)
 
 
-def _user_part(raw: Any, path: str) -> Block:
+def _user_part(raw: Any, path: str) -> Block | None:
     part = _part(raw, path)
     kind = part.get("type")
     if kind == "text":
         text = _string(part.get("text"), f"{path}.text")
-        if not text:
-            raise InvalidParam(f"{path}.text", "text parts must be non-empty")
-        return TextBlock(text)
+        return TextBlock(text) if text else None
     if kind == "image_url":
         image = part.get("image_url")
         url = image if isinstance(image, str) else (_object(image, f"{path}.image_url") or {}).get("url")
         return image_block(_string(url, f"{path}.image_url.url", required=True), f"{path}.image_url.url")
-    raise InvalidParam(f"{path}.type", f"unsupported content part type {shown(kind)}; expected 'text' or 'image_url'")
+    if kind == "file":
+        return _file(_object(part.get("file"), f"{path}.file"), f"{path}.file")
+    if kind == "input_audio":
+        problem = "'input_audio' parts are not supported: no backend behind this router takes audio"
+        raise InvalidParam(f"{path}.type", problem)
+    expected = "'text', 'image_url' or 'file'"
+    raise InvalidParam(f"{path}.type", f"unsupported content part type {shown(kind)}; expected {expected}")
+
+
+def _file(file: Mapping[str, Any] | None, path: str) -> DocumentBlock:
+    """A `file` part: inline `file_data` (a data URL, or bare base64 that Chat Completions means as a PDF)."""
+    if file is None:
+        raise InvalidParam(path, "Field required")
+    filename = file.get("filename")
+    title = (_string(filename, f"{path}.filename") or None) if filename is not None else None
+    if file.get("file_data") is None:
+        if file.get("file_id") is not None:
+            problem = "uploaded files are not supported; send the file inline as 'file_data'"
+            raise InvalidParam(f"{path}.file_id", problem)
+        raise InvalidParam(f"{path}.file_data", "Field required")
+    value = _string(file.get("file_data"), f"{path}.file_data")
+    media_type, data = "application/pdf", value
+    if value.startswith("data:"):
+        head, comma, data = value[5:].partition(",")
+        media_type, _, encoding = head.partition(";")
+        if not comma or encoding != "base64" or not media_type:
+            raise InvalidParam(f"{path}.file_data", "data URLs must look like 'data:<media type>;base64,<data>'")
+    if not data:
+        raise InvalidParam(f"{path}.file_data", "the file is empty")
+    try:
+        binascii.a2b_base64(data, strict_mode=True)
+    except binascii.Error:
+        raise InvalidParam(f"{path}.file_data", "the file data is not valid base64") from None
+    return DocumentBlock(media_type=media_type, data=data, title=title)
 
 
 def image_block(url: str, path: str) -> ImageBlock:
@@ -281,7 +399,8 @@ def image_block(url: str, path: str) -> ImageBlock:
     raise InvalidParam(path, f"image URLs must be http(s) or data URLs, got {shown(url)}")
 
 
-def _assistant(data: Mapping[str, Any], path: str, *, final: bool) -> Message:
+def _assistant(data: Mapping[str, Any], path: str, index: int, turns: _Turns) -> Message:
+    """An assistant message (maybe empty: `_Turns` drops it unless it is the final one)."""
     blocks: list[Block] = []
     reasoning = data.get("reasoning_content")
     if reasoning:
@@ -296,8 +415,11 @@ def _assistant(data: Mapping[str, Any], path: str, *, final: bool) -> Message:
     if calls is not None:
         items = _list(calls, f"{path}.tool_calls")
         blocks.extend(_tool_call(raw, f"{path}.tool_calls[{i}]") for i, raw in enumerate(items))
-    if not blocks and not final:
-        raise InvalidParam(path, "assistant messages must have content or tool_calls, except for the final one")
+    legacy = _object(data.get("function_call"), f"{path}.function_call")
+    if legacy is not None:
+        call = _function_call(legacy, f"{path}.function_call", LEGACY_CALL_ID.format(index=index))
+        turns.legacy_call(call.name, call.id)
+        blocks.append(call)
     return Message("assistant", tuple(blocks))
 
 
@@ -308,13 +430,14 @@ def _tool_call(raw: Any, path: str) -> ToolUseBlock:
     function = _object(call.get("function"), f"{path}.function")
     if function is None:
         raise InvalidParam(f"{path}.function", "Field required")
+    return _function_call(function, f"{path}.function", _string(call.get("id"), f"{path}.id", required=True))
+
+
+def _function_call(function: Mapping[str, Any], path: str, call_id: str) -> ToolUseBlock:
+    """A `{name, arguments}` object (a tool call's `function`, or a legacy `function_call`)."""
     arguments = function.get("arguments")
-    text = "" if arguments is None else _string(arguments, f"{path}.function.arguments")
-    return ToolUseBlock(
-        id=_string(call.get("id"), f"{path}.id", required=True),
-        name=_string(function.get("name"), f"{path}.function.name", required=True),
-        input=tool_input(text),
-    )
+    text = "" if arguments is None else _string(arguments, f"{path}.arguments")
+    return ToolUseBlock(call_id, _string(function.get("name"), f"{path}.name", required=True), tool_input(text))
 
 
 def tool_input(arguments: str) -> dict[str, Any]:
@@ -338,7 +461,13 @@ def _tool_result(data: Mapping[str, Any], path: str) -> ToolResultBlock:
 # -- tools ---------------------------------------------------------------------------------
 
 
-def _tools(value: Any) -> tuple[Tool, ...]:
+def _tools(value: Any, functions: Any) -> tuple[Tool, ...]:
+    """`tools`, or the legacy `functions` (each one a tool's `function`)."""
+    if functions is not None:
+        if value is not None:
+            raise InvalidParam("functions", "give either 'tools' or the legacy 'functions', not both")
+        items = _list(functions, "functions")
+        return tuple(_function(_part(raw, f"functions[{i}]"), f"functions[{i}]") for i, raw in enumerate(items))
     if value is None:
         return ()
     return tuple(_tool(raw, f"tools[{i}]") for i, raw in enumerate(_list(value, "tools")))
@@ -351,11 +480,15 @@ def _tool(raw: Any, path: str) -> Tool:
     function = _object(spec.get("function"), f"{path}.function")
     if function is None:
         raise InvalidParam(f"{path}.function", "Field required")
+    return _function(function, f"{path}.function")
+
+
+def _function(function: Mapping[str, Any], path: str) -> Tool:
     description = function.get("description")
-    schema = _object(function.get("parameters"), f"{path}.function.parameters")
+    schema = _object(function.get("parameters"), f"{path}.parameters")
     return Tool(
-        name=_string(function.get("name"), f"{path}.function.name", required=True),
-        description=_string(description, f"{path}.function.description") if description is not None else "",
+        name=_string(function.get("name"), f"{path}.name", required=True),
+        description=_string(description, f"{path}.description") if description is not None else "",
         input_schema=schema if schema is not None else {"type": "object", "properties": {}},
     )
 
@@ -376,7 +509,11 @@ def plain_tool_choice(value: Any, parallel: Any) -> tuple[ToolChoice | None, dic
     return None, _object(value, "tool_choice") or {}, disable
 
 
-def _tool_choice(value: Any, parallel: Any) -> ToolChoice | None:
+def _tool_choice(value: Any, legacy: Any, parallel: Any) -> ToolChoice | None:
+    if legacy is not None:
+        if value is not None:
+            raise InvalidParam("function_call", "give either 'tool_choice' or the legacy 'function_call', not both")
+        return _legacy_choice(legacy, parallel)
     plain, choice, disable = plain_tool_choice(value, parallel)
     if not isinstance(value, dict):
         return plain
@@ -385,3 +522,14 @@ def _tool_choice(value: Any, parallel: Any) -> ToolChoice | None:
     function = _object(choice.get("function"), "tool_choice.function") or {}
     name = _string(function.get("name"), "tool_choice.function.name", required=True)
     return ToolChoice("tool", name, disable)
+
+
+def _legacy_choice(value: Any, parallel: Any) -> ToolChoice | None:
+    """`function_call`: 'none', 'auto' or `{"name": ...}`, read as the matching `tool_choice`."""
+    if isinstance(value, str):
+        if value not in ("none", "auto"):
+            raise InvalidParam("function_call", f"Input should be 'none', 'auto' or an object, got {shown(value)}")
+        return plain_tool_choice(value, parallel)[0]
+    choice = _object(value, "function_call") or {}
+    name = _string(choice.get("name"), "function_call.name", required=True)
+    return ToolChoice("tool", name, plain_tool_choice(None, parallel)[2])

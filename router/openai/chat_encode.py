@@ -3,6 +3,8 @@
 Chat Completions has no blocks, only one choice whose delta grows: text becomes `content`
 deltas, each client tool call one entry of `tool_calls` (numbered by `index` in the order the
 calls open; `id`, `type` and `function.name` in its first delta, `arguments` streamed after).
+A call whose backend streamed no arguments at all (a tool without parameters) gets `{}` before it
+closes, as the non-streamed completion has it: OpenAI always sends valid JSON there.
 Reasoning text goes out as `reasoning_content` deltas (and field), the name DeepSeek, vLLM and
 most OpenAI-compatible servers use, which clients that do not know it ignore. Signatures and
 redacted reasoning have no place here and are dropped; so are calls of tools the backend ran
@@ -75,8 +77,8 @@ class ChatStreamEncoder:
     Driven like `router.anthropic.encode.StreamEncoder`: one `encode` per event (or `encode_batch`).
     """
 
-    __slots__ = ("_head", "completion_id", "created", "finished", "include_usage", "model", "open", "skip",
-                 "started", "tools")
+    __slots__ = ("_head", "argued", "completion_id", "created", "finished", "include_usage", "model", "open",
+                 "skip", "started", "tools")
 
     def __init__(
         self, model: str, include_usage: bool = False, *, completion_id: str | None = None, created: int | None = None
@@ -88,6 +90,7 @@ class ChatStreamEncoder:
         self.open: type[Event] | None = None
         self.skip = False  # the open block is not shown (a server tool call, redacted reasoning)
         self.tools = 0  # client tool calls opened so far; the next one's index
+        self.argued = False  # the open client call has streamed some non-blank arguments
         self.started = False
         self.finished = False
         self._head = orjson.dumps(
@@ -111,29 +114,27 @@ class ChatStreamEncoder:
                 self._expect(ToolUseStart, event)
                 if self.skip or not fragment:
                     return b""
+                self.argued = self.argued or not fragment.isspace()
                 return self._delta({"tool_calls": [{"index": self.tools - 1, "function": {"arguments": fragment}}]})
             case SignatureDelta():
                 self._expect(ThinkingStart, event)
                 return b""
             case TextStart():
-                self._open(event, skip=False)
-                return b""
+                return self._open(event, skip=False)
             case ThinkingStart(redacted=redacted):
-                self._open(event, skip=redacted)
-                return b""
+                return self._open(event, skip=redacted)
             case ToolUseStart(id=tool_id, name=name, server=server):
-                self._open(event, skip=server)
+                out = self._open(event, skip=server)
                 if server:
-                    return b""
+                    return out
                 self.tools += 1
                 call = {"index": self.tools - 1, "id": tool_id, "type": "function",
                         "function": {"name": name, "arguments": ""}}
-                return self._delta({"tool_calls": [call]})
+                return out + self._delta({"tool_calls": [call]})
             case BlockStop():
                 if self.open is None:
                     raise UpstreamUnavailable("provider closed a block that was not open")
-                self.open, self.skip = None, False
-                return b""
+                return self._close()
             case MessageStart():
                 if self.started:
                     raise UpstreamUnavailable("provider started the message twice")
@@ -149,10 +150,20 @@ class ChatStreamEncoder:
             opened = self.open.__name__ if self.open else "no block"
             raise UpstreamUnavailable(f"provider sent {type(event).__name__} while {opened} was open")
 
-    def _open(self, event: Event, *, skip: bool) -> None:
+    def _open(self, event: Event, *, skip: bool) -> bytes:
         if not self.started or self.finished:
             raise UpstreamUnavailable(f"provider sent {type(event).__name__} outside a message")
-        self.open, self.skip = type(event), skip  # an unclosed block before it is closed leniently
+        out = self._close()  # an unclosed block before it is closed leniently
+        self.open, self.skip = type(event), skip
+        return out
+
+    def _close(self) -> bytes:
+        """Close the open block; a client call that streamed no arguments gets `{}` first."""
+        empty_call = self.open is ToolUseStart and not self.skip and not self.argued
+        self.open, self.skip, self.argued = None, False, False
+        if not empty_call:
+            return b""
+        return self._delta({"tool_calls": [{"index": self.tools - 1, "function": {"arguments": "{}"}}]})
 
     def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
         fields: dict[str, Any] = {"choices": choices}
@@ -166,8 +177,9 @@ class ChatStreamEncoder:
     def _stop(self, event: MessageStop) -> bytes:
         if not self.started or self.finished:
             raise UpstreamUnavailable("provider ended a message that was not open")
-        self.finished, self.open = True, None
-        out = self._delta({}, finish_reason(event.stop_reason, self.tools > 0))
+        out = self._close()  # a block left open ends with the message
+        self.finished = True
+        out += self._delta({}, finish_reason(event.stop_reason, self.tools > 0))
         if self.include_usage:
             out += self._chunk([], usage_json(event.usage))
         return out + DONE

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from router.conversation import (
+    DocumentBlock,
     ImageBlock,
     Message,
     TextBlock,
@@ -34,6 +35,7 @@ from router.openai.chat_decode import (
 )
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n fake").decode()
+PDF = base64.b64encode(b"%PDF-1.4 fake").decode()
 
 
 def body(**fields: Any) -> dict[str, Any]:
@@ -209,12 +211,206 @@ def test_an_assistant_text_reply_and_a_final_empty_assistant_message_are_accepte
     assert request.messages[3] == Message("assistant", ())
 
 
+# -- legacy functions ------------------------------------------------------------------------
+
+
+def test_legacy_functions_and_function_call_read_as_tools_and_tool_choice() -> None:
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}}
+    functions = [{"name": "search", "description": "find", "parameters": schema}, {"name": "now"}]
+    legacy = parse_chat_request(body(functions=functions, function_call={"name": "search"}))
+    modern = parse_chat_request(
+        body(tools=[{"type": "function", "function": f} for f in functions],
+             tool_choice={"type": "function", "function": {"name": "search"}})
+    )
+    no_parameters = {"type": "object", "properties": {}}
+    assert legacy.tools == modern.tools == (Tool("search", "find", schema), Tool("now", "", no_parameters))
+    assert legacy.tool_choice == modern.tool_choice == ToolChoice("tool", "search")
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"function_call": "none"}, ToolChoice("none")),
+        ({"function_call": "auto"}, ToolChoice("auto")),
+        ({"function_call": "auto", "parallel_tool_calls": False}, ToolChoice("auto", disable_parallel_tool_use=True)),
+        ({"function_call": {"name": "f"}, "parallel_tool_calls": False}, ToolChoice("tool", "f", True)),
+    ],
+)
+def test_function_call_becomes_the_tool_choice(fields: dict[str, Any], expected: ToolChoice) -> None:
+    assert parse_chat_request(body(functions=[{"name": "f"}], **fields)).tool_choice == expected
+
+
+def test_legacy_calls_in_the_history_are_answered_by_function_messages_of_their_name() -> None:
+    messages = [
+        {"role": "user", "content": "go"},
+        _legacy_call("f", '{"n": 1}'),
+        _function_message("f", "one"),
+        _legacy_call("f", '{"n": 2}'),
+        _legacy_call("g"),
+        _legacy_call("f", '{"n": 3}'),
+        _function_message("f", "three"),  # the latest unanswered call of f
+        _function_message("g", "gee"),
+        _function_message("f", "two"),
+        {"role": "user", "content": "thanks"},
+    ]
+    request = parse_chat_request(body(messages=messages))
+    assert request.messages == (
+        Message("user", (TextBlock("go"),)),
+        Message("assistant", (ToolUseBlock("call_legacy_1", "f", {"n": 1}),)),
+        Message("user", (ToolResultBlock("call_legacy_1", (TextBlock("one"),)),)),
+        Message("assistant", (ToolUseBlock("call_legacy_3", "f", {"n": 2}),)),
+        Message("assistant", (ToolUseBlock("call_legacy_4", "g", {}),)),
+        Message("assistant", (ToolUseBlock("call_legacy_5", "f", {"n": 3}),)),
+        Message(
+            "user",
+            (
+                ToolResultBlock("call_legacy_5", (TextBlock("three"),)),
+                ToolResultBlock("call_legacy_4", (TextBlock("gee"),)),
+                ToolResultBlock("call_legacy_3", (TextBlock("two"),)),
+            ),
+        ),
+        Message("user", (TextBlock("thanks"),)),
+    )
+
+
+def test_a_legacy_history_decodes_like_its_modern_equivalent() -> None:
+    legacy = [{"role": "user", "content": "go"}, _legacy_call("f", '{"a": 1}'), _function_message("f", "ok")]
+    call = {"id": "call_legacy_1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    modern = [{"role": "user", "content": "go"}, {"role": "assistant", "content": None, "tool_calls": [call]},
+              {"role": "tool", "tool_call_id": "call_legacy_1", "content": "ok"}]
+    assert parse_chat_request(body(messages=legacy)).messages == parse_chat_request(body(messages=modern)).messages
+
+
+# -- leniency ------------------------------------------------------------------------------
+
+
+def test_empty_text_parts_are_skipped_beside_other_parts() -> None:
+    content = [{"type": "text", "text": ""}, {"type": "text", "text": "look"}, {"type": "text", "text": ""},
+               {"type": "image_url", "image_url": {"url": "https://example.test/a.png"}}]
+    request = parse_chat_request(body(messages=[{"role": "user", "content": content}]))
+    assert request.messages == (Message("user", (TextBlock("look"), ImageBlock(url="https://example.test/a.png"))),)
+
+
+def test_an_assistant_message_without_content_or_calls_is_dropped() -> None:
+    messages = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": None},
+        {"role": "user", "content": "a?"},
+        {"role": "assistant", "content": [], "tool_calls": []},
+        {"role": "user", "content": "b"},
+    ]
+    request = parse_chat_request(body(messages=messages))
+    assert request.messages == tuple(Message("user", (TextBlock(t),)) for t in ("a", "a?", "b"))
+
+
+@pytest.mark.parametrize("empty", ["", [], [{"type": "text", "text": ""}]])
+def test_an_empty_user_message_is_dropped_when_a_later_user_turn_follows(empty: Any) -> None:
+    messages = [
+        {"role": "user", "content": empty},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": empty},
+        {"role": "user", "content": "b"},
+    ]
+    request = parse_chat_request(body(messages=messages))
+    assert request.messages == (Message("assistant", (TextBlock("hello"),)), Message("user", (TextBlock("b"),)))
+
+
+@pytest.mark.parametrize("empty", ["", [], [{"type": "text", "text": ""}]])
+def test_an_empty_last_user_message_is_kept_so_the_reply_answers_a_user_turn(empty: Any) -> None:
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": empty},
+        {"role": "user", "content": empty},
+    ]
+    request = parse_chat_request(body(messages=messages))
+    assert request.system == (TextBlock("be brief"),)
+    assert request.messages[-2:] == (Message("assistant", (TextBlock("hello"),)), Message("user", (TextBlock(""),)))
+    assert parse_chat_request(body(messages=[{"role": "user", "content": empty}])).messages == (
+        Message("user", (TextBlock(""),)),
+    )
+
+
+def test_instructions_after_dropped_empty_user_messages_still_lead_into_the_system_prompt() -> None:
+    messages = [
+        {"role": "user", "content": ""},
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": []},
+        {"role": "developer", "content": "say hi"},
+    ]
+    request = parse_chat_request(body(messages=messages))
+    assert request.system == (TextBlock("be brief"),)
+    assert request.messages == (Message("user", (TextBlock(""),)), Message("system", (TextBlock("say hi"),)))
+    only = parse_chat_request(body(messages=[{"role": "user", "content": ""}, {"role": "system", "content": "hi"},
+                                             {"role": "user", "content": "x"}]))
+    assert (only.system, only.messages) == ((TextBlock("hi"),), (Message("user", (TextBlock("x"),)),))
+
+
+@pytest.mark.parametrize(
+    ("messages", "system", "user"),
+    [
+        ([{"role": "system", "content": "translate: bonjour"}], (), "translate: bonjour"),
+        (
+            [{"role": "system", "content": "be brief"}, {"role": "developer", "content": "say hi"},
+             {"role": "system", "content": ""}],
+            ("be brief",),
+            "say hi",
+        ),
+        ([{"role": "system", "content": "say hi"}, {"role": "assistant", "content": ""}], (), "say hi"),
+    ],
+)
+def test_a_request_of_only_instructions_answers_the_last_one_as_the_user_turn(
+    messages: list[dict[str, Any]], system: tuple[str, ...], user: str
+) -> None:
+    request = parse_chat_request(body(messages=messages))
+    assert request.system == tuple(TextBlock(text) for text in system)
+    assert request.messages == (Message("user", (TextBlock(user),)),)
+
+
+# -- files and audio -----------------------------------------------------------------------
+
+
+def test_file_parts_become_documents() -> None:
+    content = [
+        {"type": "text", "text": "summarise"},
+        {"type": "file", "file": {"file_data": f"data:application/pdf;base64,{PDF}", "filename": "report.pdf"}},
+        {"type": "file", "file": {"file_data": PDF}},  # bare base64: Chat Completions files are PDFs
+    ]
+    request = parse_chat_request(body(messages=[{"role": "user", "content": content}]))
+    assert request.messages[0].content == (
+        TextBlock("summarise"),
+        DocumentBlock(media_type="application/pdf", data=PDF, title="report.pdf"),
+        DocumentBlock(media_type="application/pdf", data=PDF),
+    )
+
+
+def test_audio_parts_are_refused_by_name() -> None:
+    audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
+    with pytest.raises(InvalidParam) as caught:
+        parse_chat_request(body(messages=[{"role": "user", "content": [{"type": "text", "text": "hi"}, audio]}]))
+    assert caught.value.param == "messages[0].content[1].type"
+    assert "'input_audio' parts are not supported" in caught.value.message
+
+
 def _image(url: str) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]}
 
 
 def _tool_message(**fields: Any) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": "c", "content": "x", **fields}
+
+
+def _file(file: dict[str, Any] | None) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": [{"type": "file", "file": file}]}]}
+
+
+def _legacy_call(name: str, arguments: str = "{}") -> dict[str, Any]:
+    return {"role": "assistant", "content": None, "function_call": {"name": name, "arguments": arguments}}
+
+
+def _function_message(name: str | None = "f", content: str = "done") -> dict[str, Any]:
+    return {"role": "function", "name": name, "content": content}
 
 
 @pytest.mark.parametrize(
@@ -225,7 +421,6 @@ def _tool_message(**fields: Any) -> dict[str, Any]:
         ({"messages": None}, "messages"),
         ({"messages": []}, "messages"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
-        ({"messages": [{"role": "user", "content": ""}]}, "messages[0].content"),
         ({"messages": [{"role": "user", "content": [{"type": "audio"}]}]}, "messages[0].content[0].type"),
         ({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": 5}]}, "messages[1].content"),
         (_image("ftp://x"), "messages[0].content[0].image_url.url"),
@@ -233,15 +428,12 @@ def _tool_message(**fields: Any) -> dict[str, Any]:
         (_image("data:image/png;base64,@@"), "messages[0].content[0].image_url.url"),
         (_image("data:text/plain;base64,AAAA"), "messages[0].content[0].image_url.url"),
         (_image(""), "messages[0].content[0].image_url.url"),
-        ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant"}, {"role": "user", "content": "b"}]},
-         "messages[1]"),
         (
             {"messages": [{"role": "assistant", "tool_calls": [{"id": "c", "function": {"arguments": "{}"}}]}]},
             "messages[0].tool_calls[0].function.name",
         ),
         ({"messages": [{"role": "user", "content": "a"}, _tool_message(tool_call_id=None)]},
          "messages[1].tool_call_id"),
-        ({"messages": [{"role": "system", "content": "only instructions"}]}, "messages"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"max_completion_tokens": "9"}, "max_completion_tokens"),
         ({"temperature": 3}, "temperature"),
@@ -259,6 +451,37 @@ def _tool_message(**fields: Any) -> dict[str, Any]:
         ({"stream_options": {"include_usage": 1}}, "stream_options.include_usage"),
         ({"user": 7}, "user"),
         ({"response_format": {"type": "xml"}}, "response_format.type"),
+        ({"messages": [{"role": "system", "content": ""}, {"role": "developer", "content": []}]}, "messages"),
+        ({"messages": [{"role": "assistant", "content": None}]}, "messages"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}, "messages[0].content[0].text"),
+        (_file({"file_id": "file-abc"}), "messages[0].content[0].file.file_id"),
+        (_file({"filename": "x.pdf"}), "messages[0].content[0].file.file_data"),
+        (_file({"file_data": "data:application/pdf,AAAA"}), "messages[0].content[0].file.file_data"),
+        (_file({"file_data": "data:application/pdf;base64,@@"}), "messages[0].content[0].file.file_data"),
+        (_file({"file_data": "data:application/pdf;base64,"}), "messages[0].content[0].file.file_data"),
+        (_file({"file_data": f"data:application/pdf;base64,{PDF}", "filename": 3}),
+         "messages[0].content[0].file.filename"),
+        (_file(None), "messages[0].content[0].file"),
+        ({"functions": [{"name": "f"}], "tools": [{"type": "function", "function": {"name": "g"}}]}, "functions"),
+        ({"functions": [{"description": "no name"}]}, "functions[0].name"),
+        ({"functions": [{"name": "f", "parameters": []}]}, "functions[0].parameters"),
+        ({"functions": {"name": "f"}}, "functions"),
+        ({"function_call": "required"}, "function_call"),
+        ({"function_call": 3}, "function_call"),
+        ({"function_call": {}}, "function_call.name"),
+        ({"function_call": "auto", "tool_choice": "auto"}, "function_call"),
+        ({"messages": [{"role": "user", "content": "a"}, _function_message()]}, "messages[1].name"),
+        ({"messages": [{"role": "user", "content": "a"}, _function_message(name=None)]}, "messages[1].name"),
+        ({"messages": [{"role": "user", "content": "a"}, _legacy_call("g"), _function_message()]}, "messages[2].name"),
+        (
+            {"messages": [{"role": "user", "content": "a"}, _legacy_call("f"), _function_message(),
+                          _function_message()]},
+            "messages[3].name",
+        ),
+        ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "function_call": "f"}]},
+         "messages[1].function_call"),
+        ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "function_call": {"arguments": "{}"}}]},
+         "messages[1].function_call.name"),
     ],
 )
 def test_an_invalid_field_is_named_by_its_openai_param_path(fields: dict[str, Any], param: str) -> None:

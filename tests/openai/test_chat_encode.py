@@ -201,11 +201,57 @@ def test_ids_look_like_openai_ids_and_differ() -> None:
     assert isinstance(first.created, int) and first.created > 1_600_000_000
 
 
+def test_a_call_streamed_without_arguments_gets_an_empty_object_before_it_closes() -> None:
+    events: list[Event] = [
+        MessageStart("m"),
+        ToolUseStart("call_1", "now"), BlockStop(),
+        ToolUseStart("call_2", "f"), ToolInputDelta('{"a":1}'), BlockStop(),
+        ToolUseStart("call_3", "later"), ToolInputDelta(""), BlockStop(),
+        MessageStop("tool_use"),
+    ]
+    assert deltas(stream(events))[1:] == [
+        {"tool_calls": [opened(0, "call_1", "now")]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]},
+        {"tool_calls": [opened(1, "call_2", "f")]},
+        {"tool_calls": [{"index": 1, "function": {"arguments": '{"a":1}'}}]},
+        {"tool_calls": [opened(2, "call_3", "later")]},
+        {"tool_calls": [{"index": 2, "function": {"arguments": "{}"}}]},
+        {},
+    ]
+
+
+@pytest.mark.parametrize(
+    "close",
+    [
+        [BlockStop(), MessageStop("tool_use")],
+        [MessageStop("tool_use")],  # left open: the message's end closes it
+        [TextStart(), TextDelta("done"), BlockStop(), MessageStop("tool_use")],  # closed by the next block
+    ],
+)
+def test_the_sdk_accumulates_a_call_without_arguments_as_an_empty_json_object(close: list[Event]) -> None:
+    streaming = pytest.importorskip("openai.lib.streaming.chat")
+    events: list[Event] = [MessageStart("m"), ToolUseStart("call_1", "now"), *close]
+    state = streaming.ChatCompletionStreamState()
+    for chunk in stream(events):
+        state.handle_chunk(ChatCompletionChunk.model_validate(chunk))
+    calls = state.get_final_completion().choices[0].message.tool_calls or []
+    assert [(c.id, c.function.name, c.function.arguments) for c in calls] == [("call_1", "now", "{}")]
+    assert orjson.loads(calls[0].function.arguments) == {}
+
+
+def test_a_server_call_without_arguments_stays_hidden() -> None:
+    events: list[Event] = [MessageStart("m"), ToolUseStart("srv_1", "web_search", server=True), BlockStop(),
+                           MessageStop("end_turn")]
+    assert deltas(stream(events)) == [{"role": "assistant", "content": ""}, {}]
+
+
 # -- non-streaming ---------------------------------------------------------------------------
 
 
 def completion(reply: Reply) -> dict[str, Any]:
-    data = orjson.loads(chat_completion_json(reply, "gpt-x", completion_id="chatcmpl-abc", created=1700000000))
+    data: dict[str, Any] = orjson.loads(
+        chat_completion_json(reply, "gpt-x", completion_id="chatcmpl-abc", created=1700000000)
+    )
     if ChatCompletion is not None:
         ChatCompletion.model_validate(data)
     assert (data["id"], data["object"], data["created"], data["model"]) == (
