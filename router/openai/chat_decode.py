@@ -367,18 +367,23 @@ def _file(file: Mapping[str, Any] | None, path: str) -> DocumentBlock:
             raise InvalidParam(f"{path}.file_id", problem)
         raise InvalidParam(f"{path}.file_data", "Field required")
     value = _string(file.get("file_data"), f"{path}.file_data")
-    media_type, data = "application/pdf", value
-    if value.startswith("data:"):
-        head, comma, data = value[5:].partition(",")
+    return inline_document(value, f"{path}.file_data", title, bare="application/pdf")
+
+
+def inline_document(value: str, path: str, title: str | None, *, bare: str | None = None) -> DocumentBlock:
+    """A file given inline: a `data:<type>;base64,` URL, or (when `bare` names its type) plain base64."""
+    media_type, data = bare, value
+    if value.startswith("data:") or bare is None:
+        head, comma, data = value.removeprefix("data:").partition(",")
         media_type, _, encoding = head.partition(";")
-        if not comma or encoding != "base64" or not media_type:
-            raise InvalidParam(f"{path}.file_data", "data URLs must look like 'data:<media type>;base64,<data>'")
+        if not value.startswith("data:") or not comma or encoding != "base64" or not media_type:
+            raise InvalidParam(path, "file data must look like 'data:<media type>;base64,<data>'")
     if not data:
-        raise InvalidParam(f"{path}.file_data", "the file is empty")
+        raise InvalidParam(path, "the file is empty")
     try:
         binascii.a2b_base64(data, strict_mode=True)
     except binascii.Error:
-        raise InvalidParam(f"{path}.file_data", "the file data is not valid base64") from None
+        raise InvalidParam(path, "the file data is not valid base64") from None
     return DocumentBlock(media_type=media_type, data=data, title=title)
 
 

@@ -42,7 +42,6 @@ Choices this dialect makes, since the Responses API and the canonical model do n
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +70,7 @@ from router.openai.chat_decode import (
     InvalidParam,
     _param_of,
     image_block,
+    inline_document,
     plain_tool_choice,
     tool_input,
 )
@@ -391,16 +391,7 @@ def _file(part: Mapping[str, Any], path: str) -> DocumentBlock:
     filename = part.get("filename")
     title = filename if isinstance(filename, str) and filename else None
     if part.get("file_data") is not None:
-        url = _string(part.get("file_data"), f"{path}.file_data")
-        head, comma, data = url.removeprefix("data:").partition(",")
-        media_type, _, encoding = head.partition(";")
-        if not url.startswith("data:") or not comma or encoding != "base64" or not media_type or not data:
-            raise InvalidParam(f"{path}.file_data", "file data must look like 'data:<media type>;base64,<data>'")
-        try:
-            binascii.a2b_base64(data, strict_mode=True)
-        except binascii.Error:
-            raise InvalidParam(f"{path}.file_data", "the file data is not valid base64") from None
-        return DocumentBlock(media_type=media_type, data=data, title=title)
+        return inline_document(_string(part.get("file_data"), f"{path}.file_data"), f"{path}.file_data", title)
     if part.get("file_url") is not None:
         url = _string(part.get("file_url"), f"{path}.file_url", required=True)
         if not url.startswith(("https://", "http://")):
