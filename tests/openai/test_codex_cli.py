@@ -54,17 +54,22 @@ def kiro_brain(state: dict[str, Any]) -> list[Piece]:
     context = current.get("userInputMessageContext", {})
     results = context.get("toolResults", [])
     if results:
-        return [("text", f"The command printed: {printed(results[0]['content'][0].get('text', ''))}")]
+        output = results[0]["content"][0].get("text", "")
+        if "notes.txt" in output:
+            return [("text", f"Patched: {output.strip()[:200]}")]
+        return [("text", f"The command printed: {printed(output)}")]
     names = {tool["toolSpecification"]["name"] for tool in context.get("tools", [])}
+    if PATCH_PROMPT in current["content"]:
+        assert "apply_patch" in names, names
+        return [("tool", ("tooluse_patch1", "apply_patch", {"input": PATCH}))]
     assert "exec_command" in names, names
     return [("tool", ("tooluse_cli1", "exec_command", {"cmd": COMMAND}))]
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    known = f"  - when: {{model: {KNOWN}}}\n    use: openrouter/anthropic/claude-haiku-4.5\n"
     with deployed(tmp_path_factory.mktemp("codex-cli"), token=API_KEY, kiro_brain=kiro_brain,
-                  openrouter_brain=openrouter_brain, first_routes=known) as running:
+                  openrouter_brain=openrouter_brain) as running:
         yield running
 
 
@@ -92,17 +97,25 @@ def test_a_wrong_key_fails_the_codex_turn_with_the_routers_message(deployment: D
     assert "sk-router-test" not in run.stdout + run.stderr
 
 
-def test_codex_applies_a_patch_the_backend_wrote_through_its_custom_tool(deployment: Deployment, tmp_path: Path) -> None:
-    run = run_codex_exec(tmp_path, deployment.url + "/v1", PATCH_PROMPT, model=KNOWN, timeout=180)
+@pytest.mark.parametrize("upstream", MODELS)
+def test_codex_applies_a_patch_the_backend_wrote_through_its_custom_tool(upstream: str, tmp_path: Path) -> None:
+    """Under a name the CLI knows, routed to the backend by a `model:` rule, it offers `apply_patch`."""
+    target = {"kiro": "kiro/claude-sonnet-4.5", "openrouter": "openrouter/anthropic/claude-haiku-4.5"}[upstream]
+    known = f"  - when: {{model: {KNOWN}}}\n    use: {target}\n"
+    with deployed(tmp_path / "router", token=API_KEY, kiro_brain=kiro_brain, openrouter_brain=openrouter_brain,
+                  first_routes=known) as deployment:
+        run = run_codex_exec(tmp_path, deployment.url + "/v1", PATCH_PROMPT, model=KNOWN, timeout=180)
     assert run.returncode == 0 and not run.turn_failed, run.explain()
     assert (tmp_path / "work" / "notes.txt").read_text() == "hello from a patch\nsecond line\n"
-    first, second = deployment.openrouter.requests[-2:]
+    assert run.final_message is not None and run.final_message.startswith("Patched:"), run.explain()
+    assert "notes.txt" in run.final_message  # the CLI's own report of the patch reached the backend
+    first, second = deployment.requests_of(upstream)
+    if upstream == "kiro":
+        assert deployment.kiro.rejections == []
+        return
     (tool,) = [t["function"] for t in first["tools"] if t["function"]["name"] == "apply_patch"]
     assert tool["parameters"]["required"] == ["input"]  # the freeform tool as a one-string function
     (assistant,) = [m for m in second["messages"] if m["role"] == "assistant"]
     (detail,) = assistant["reasoning_details"]  # the CLI asked for no summary: the text came back sealed
     assert detail["text"] == "A new file, so a patch." and detail["signature"]
     assert deployment.openrouter.rejections == []
-    answered = second["messages"][-1]
-    assert answered["role"] == "tool" and "notes.txt" in text_of(answered.get("content"))
-    assert run.final_message is not None and run.final_message.startswith("Patched:")
