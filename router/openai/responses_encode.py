@@ -134,20 +134,35 @@ def custom_input(tool_input: Mapping[str, Any] | str) -> str:
     return strings[0] if len(tool_input) == 1 and strings else orjson.dumps(dict(tool_input)).decode()
 
 
-class _Shape:
-    """What the request decided about the reply's items and the Response's echoed fields."""
+class ReplyShape:
+    """What the request decided about the reply: custom and namespaced tools, reasoning shown, fields echoed.
+
+    `encrypted_reasoning`: reasoning items carry `encrypted_content`; `reasoning_summary`: their
+    text is shown as a summary part. The streamed and the folded reply share one shape.
+    """
 
     __slots__ = ("custom_tools", "echo", "encrypted", "namespaced", "summaries")
 
     def __init__(
-        self, custom_tools: frozenset[str], encrypted: bool, summaries: bool, echo: Mapping[str, Any] | None,
-        namespaced: Mapping[str, tuple[str, str]] | None,
+        self,
+        *,
+        custom_tools: frozenset[str] = frozenset(),
+        encrypted_reasoning: bool = False,
+        reasoning_summary: bool = True,
+        echo: Mapping[str, Any] | None = None,
+        namespaced: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         self.custom_tools = custom_tools
-        self.encrypted = encrypted
-        self.summaries = summaries
+        self.encrypted = encrypted_reasoning
+        self.summaries = reasoning_summary
         self.echo = dict(_DEFAULT_ECHO if echo is None else echo)
         self.namespaced = dict(namespaced or {})
+
+    @classmethod
+    def of(cls, request: ResponsesRequest) -> ReplyShape:
+        """The shape a decoded request asks for."""
+        return cls(custom_tools=request.custom_tools, encrypted_reasoning=request.encrypted_reasoning,
+                   reasoning_summary=request.reasoning_summary, echo=request.echo, namespaced=request.namespaced)
 
     def call_item(self, call_id: str, name: str, arguments: str, status: Status = "completed") -> dict[str, Any]:
         """A call of a client tool: a custom tool call (`arguments` its text) or a function call, in its namespace."""
@@ -203,21 +218,13 @@ class ResponsesStreamEncoder:
                  "model", "open", "output", "response_id", "shape", "skip", "started")
 
     def __init__(
-        self,
-        model: str,
-        *,
-        response_id: str | None = None,
+        self, model: str, shape: ReplyShape | None = None, *, response_id: str | None = None,
         created_at: int | None = None,
-        custom_tools: frozenset[str] = frozenset(),
-        encrypted_reasoning: bool = False,
-        reasoning_summary: bool = True,
-        echo: Mapping[str, Any] | None = None,
-        namespaced: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
         self.model = model
         self.response_id = response_id or new_id("resp_")
         self.created_at = int(time.time()) if created_at is None else created_at
-        self.shape = _Shape(custom_tools, encrypted_reasoning, reasoning_summary, echo, namespaced)
+        self.shape = shape or ReplyShape()
         self.output: list[dict[str, Any]] = []  # finished items
         self.open: type[Event] | None = None
         self.skip = False  # the open block is not shown (a server tool call, hidden reasoning)
@@ -236,16 +243,7 @@ class ResponsesStreamEncoder:
         cls, model: str, request: ResponsesRequest, *, response_id: str | None = None, created_at: int | None = None
     ) -> ResponsesStreamEncoder:
         """An encoder shaped by a decoded request (custom tools, reasoning shown, fields echoed)."""
-        return cls(
-            model,
-            response_id=response_id,
-            created_at=created_at,
-            custom_tools=request.custom_tools,
-            encrypted_reasoning=request.encrypted_reasoning,
-            reasoning_summary=request.reasoning_summary,
-            echo=request.echo,
-            namespaced=request.namespaced,
-        )
+        return cls(model, ReplyShape.of(request), response_id=response_id, created_at=created_at)
 
     def encode_batch(self, batch: Batch) -> bytes:
         """The SSE bytes for one batch of events."""
@@ -420,19 +418,11 @@ class ResponsesStreamEncoder:
 
 
 def response_json(
-    reply: Reply,
-    model: str,
-    *,
-    response_id: str | None = None,
+    reply: Reply, model: str, shape: ReplyShape | None = None, *, response_id: str | None = None,
     created_at: int | None = None,
-    custom_tools: frozenset[str] = frozenset(),
-    encrypted_reasoning: bool = False,
-    reasoning_summary: bool = True,
-    echo: Mapping[str, Any] | None = None,
-    namespaced: Mapping[str, tuple[str, str]] | None = None,
 ) -> bytes:
     """The non-streaming Response for a folded reply: the same object `response.completed` carries."""
-    shape = _Shape(custom_tools, encrypted_reasoning, reasoning_summary, echo, namespaced)
+    shape = shape or ReplyShape()
     output: list[dict[str, Any]] = []
     for block in reply.content:
         match block:
@@ -442,7 +432,7 @@ def response_json(
                 if shape.shows_reasoning(redacted):
                     output.append(shape.reasoning_item(new_id("rs_"), "" if redacted else text, signature))
             case ToolUseBlock(id=call_id, name=name, input=tool_input, server=False):
-                custom = name in custom_tools
+                custom = name in shape.custom_tools
                 text = custom_input(tool_input) if custom else orjson.dumps(dict(tool_input)).decode()
                 output.append(shape.call_item(call_id, name, text))
     status: Status = "incomplete" if reply.stop_reason in _INCOMPLETE else "completed"
@@ -453,23 +443,8 @@ def response_json(
 
 
 def response_json_for(
-    reply: Reply,
-    model: str,
-    request: ResponsesRequest,
-    *,
-    response_id: str | None = None,
+    reply: Reply, model: str, request: ResponsesRequest, *, response_id: str | None = None,
     created_at: int | None = None,
 ) -> bytes:
     """`response_json` shaped by a decoded request, as `ResponsesStreamEncoder.for_request` is."""
-    return response_json(
-        reply,
-        model,
-        response_id=response_id,
-        created_at=created_at,
-        custom_tools=request.custom_tools,
-        encrypted_reasoning=request.encrypted_reasoning,
-        reasoning_summary=request.reasoning_summary,
-        echo=request.echo,
-        namespaced=request.namespaced,
-    )
-
+    return response_json(reply, model, ReplyShape.of(request), response_id=response_id, created_at=created_at)

@@ -33,7 +33,13 @@ from router.events import (
     ToolUseStart,
 )
 from router.openai.responses_decode import CUSTOM_INPUT, decode_responses, parse_responses
-from router.openai.responses_encode import ResponsesStreamEncoder, response_json, response_json_for, usage_json
+from router.openai.responses_encode import (
+    ReplyShape,
+    ResponsesStreamEncoder,
+    response_json,
+    response_json_for,
+    usage_json,
+)
 from router.openai.sealed import open_reasoning
 
 openai = pytest.importorskip("openai")
@@ -47,7 +53,7 @@ SIGNATURE = Signature("codex", "gpt-5.5", "gAAAAABsecret==")
 
 
 def encoder(**options: Any) -> ResponsesStreamEncoder:
-    return ResponsesStreamEncoder("gpt-x", response_id="resp_test", created_at=1700000000, **options)
+    return ResponsesStreamEncoder("gpt-x", ReplyShape(**options), response_id="resp_test", created_at=1700000000)
 
 
 def encode(events: Sequence[Event], enc: ResponsesStreamEncoder | None = None) -> bytes:
@@ -387,7 +393,7 @@ def test_the_json_response_is_the_completed_one() -> None:
     blocks = (ThinkingBlock("hmm", SIGNATURE), TextBlock("Hello"), ToolUseBlock("call_1", "f", {"a": 1}),
               ToolUseBlock("call_2", "apply_patch", {CUSTOM_INPUT: "*** Begin Patch"}), ToolUseBlock("s", "web", {}, server=True))
     options: dict[str, Any] = {"custom_tools": frozenset({"apply_patch"}), "encrypted_reasoning": True, "reasoning_summary": True}
-    data = orjson.loads(response_json(reply(*blocks, stop="tool_use"), "gpt-x", response_id="resp_x", created_at=1, **options))
+    data = orjson.loads(response_json(reply(*blocks, stop="tool_use"), "gpt-x", ReplyShape(**options), response_id="resp_x", created_at=1))
     response = Response.model_validate(data)
     assert response.output_text == "Hello" and response.status == "completed" and response.id == "resp_x"
     assert [item.type for item in response.output] == ["reasoning", "message", "function_call", "custom_tool_call"]
@@ -429,7 +435,7 @@ def codex_body(**fields: Any) -> dict[str, Any]:
 
 
 def test_encrypted_reasoning_comes_back_as_the_same_signature() -> None:
-    data = orjson.loads(response_json(reply(ThinkingBlock("plan", SIGNATURE), TextBlock("ok")), "gpt-x", encrypted_reasoning=True))
+    data = orjson.loads(response_json(reply(ThinkingBlock("plan", SIGNATURE), TextBlock("ok")), "gpt-x", ReplyShape(encrypted_reasoning=True)))
     encrypted = data["output"][0]["encrypted_content"]
     item = {"type": "reasoning", "summary": [], "encrypted_content": encrypted}
     request = decode_responses(orjson.dumps(codex_body(input=[{"role": "user", "content": "q"}, item]))).request
