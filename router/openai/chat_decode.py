@@ -66,7 +66,7 @@ EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 """The `reasoning_effort` values accepted; all but `none` pass through as the canonical effort."""
 LEGACY_CALL_ID = "call_legacy_{index}"
 """The id given to a legacy assistant `function_call` (which has none), from its message's index."""
-_SYSTEM_ROLES = ("system", "developer")
+SYSTEM_ROLES = ("system", "developer")
 
 
 class InvalidParam(RequestError):
@@ -164,11 +164,17 @@ def _stop(value: Any) -> tuple[str, ...]:
 
 
 def _reasoning(value: Any) -> tuple[str | None, Thinking | None]:
+    return effort_thinking(value, "reasoning_effort", EFFORTS)
+
+
+def effort_thinking(value: Any, param: str, allowed: tuple[str, ...]) -> tuple[str | None, Thinking | None]:
+    """A reasoning effort word as the canonical effort and thinking: `none` turns thinking off, any
+    other word on (adaptively), no word leaves both to the route."""
     if value is None:
         return None, None
-    if value not in EFFORTS:
-        allowed = ", ".join(f"'{effort}'" for effort in EFFORTS)
-        raise InvalidParam("reasoning_effort", f"Input should be one of {allowed}, got {shown(value)}")
+    if value not in allowed:
+        words = ", ".join(f"'{effort}'" for effort in allowed)
+        raise InvalidParam(param, f"Input should be one of {words}, got {shown(value)}")
     if value == "none":
         return None, Thinking("disabled")
     return str(value), Thinking("adaptive")
@@ -207,7 +213,7 @@ def _messages(value: Any) -> tuple[tuple[TextBlock, ...], tuple[Message, ...]]:
             turns.result(_tool_result(data, path))
         elif role == "function":
             turns.result(turns.legacy_result(data, path))
-        elif role in _SYSTEM_ROLES:
+        elif role in SYSTEM_ROLES:
             turns.system_message(_texts(data.get("content"), f"{path}.content"))
         elif role == "user":
             turns.user(_user_content(data.get("content"), f"{path}.content"))
@@ -309,7 +315,7 @@ def _texts(value: Any, path: str, *, refusals: bool = False) -> tuple[TextBlock,
         return (TextBlock(value),) if value else ()
     blocks = []
     for i, raw in enumerate(_list(value, path)):
-        part = _part(raw, f"{path}[{i}]")
+        part = json_part(raw, f"{path}[{i}]")
         if part.get("type") == "text":
             text = _string(part.get("text"), f"{path}[{i}].text")
         elif refusals and part.get("type") == "refusal":
@@ -321,7 +327,8 @@ def _texts(value: Any, path: str, *, refusals: bool = False) -> tuple[TextBlock,
     return tuple(blocks)
 
 
-def _part(raw: Any, path: str) -> dict[str, Any]:
+def json_part(raw: Any, path: str) -> dict[str, Any]:
+    """An item or part that must be a JSON object (null included in the refusal)."""
     part = _object(raw, path)
     if part is None:
         raise InvalidParam(path, "Input should be an object, got null")
@@ -337,7 +344,7 @@ def _user_content(value: Any, path: str) -> tuple[Block, ...]:
 
 
 def _user_part(raw: Any, path: str) -> Block | None:
-    part = _part(raw, path)
+    part = json_part(raw, path)
     kind = part.get("type")
     if kind == "text":
         text = _string(part.get("text"), f"{path}.text")
@@ -429,7 +436,7 @@ def _assistant(data: Mapping[str, Any], path: str, index: int, turns: _Turns) ->
 
 
 def _tool_call(raw: Any, path: str) -> ToolUseBlock:
-    call = _part(raw, path)
+    call = json_part(raw, path)
     if call.get("type", "function") != "function":
         raise InvalidParam(f"{path}.type", f"Input should be 'function', got {shown(call.get('type'))}")
     function = _object(call.get("function"), f"{path}.function")
@@ -472,14 +479,14 @@ def _tools(value: Any, functions: Any) -> tuple[Tool, ...]:
         if value is not None:
             raise InvalidParam("functions", "give either 'tools' or the legacy 'functions', not both")
         items = _list(functions, "functions")
-        return tuple(_function(_part(raw, f"functions[{i}]"), f"functions[{i}]") for i, raw in enumerate(items))
+        return tuple(_function(json_part(raw, f"functions[{i}]"), f"functions[{i}]") for i, raw in enumerate(items))
     if value is None:
         return ()
     return tuple(_tool(raw, f"tools[{i}]") for i, raw in enumerate(_list(value, "tools")))
 
 
 def _tool(raw: Any, path: str) -> Tool:
-    spec = _part(raw, path)
+    spec = json_part(raw, path)
     if spec.get("type") != "function":
         raise InvalidParam(f"{path}.type", f"Input should be 'function', got {shown(spec.get('type'))}")
     function = _object(spec.get("function"), f"{path}.function")

@@ -67,10 +67,13 @@ from router.conversation import (
 from router.openai.chat_decode import (
     DEFAULT_MAX_TOKENS,
     EFFORTS,
+    SYSTEM_ROLES,
     InvalidParam,
     _param_of,
+    effort_thinking,
     image_block,
     inline_document,
+    json_part,
     plain_tool_choice,
     tool_input,
 )
@@ -86,7 +89,6 @@ WEB_SEARCH = ServerTool("web_search_20250305", "web_search")
 REASONING_EFFORTS = (*EFFORTS, "max")
 """The `reasoning.effort` values accepted: Chat Completions' and `max`; all but `none` pass through."""
 _SUMMARIES = ("auto", "concise", "detailed")
-_SYSTEM_ROLES = ("system", "developer")
 _DROPPED_ITEMS = frozenset({"web_search_call", "mcp_list_tools"})
 _STATEFUL = ("previous_response_id", "conversation", "prompt")
 _CALL_ID = "call_id"
@@ -132,6 +134,7 @@ def parse_responses(data: Mapping[str, Any], *, session_id: str | None = None) -
     system = [TextBlock(text)] if text else []
     extra_system, messages = _input(data.get("input"))
     tools, custom, namespaced, dropped = _tools(data.get("tools"))
+    names = _ToolNames(frozenset(tool.name for tool in tools), namespaced)
     effort, thinking, summary = _reasoning(data.get("reasoning"))
     include = _strings(data.get("include"), "include")
     user = data.get("user")
@@ -148,8 +151,8 @@ def parse_responses(data: Mapping[str, Any], *, session_id: str | None = None) -
         messages=messages,
         max_tokens=max_tokens,
         system=(*system, *extra_system),
-        tools=_restrict(tools, data.get("tool_choice"), namespaced),
-        tool_choice=_tool_choice(data.get("tool_choice"), data.get("parallel_tool_calls"), dropped, namespaced),
+        tools=_restrict(tools, data.get("tool_choice"), names),
+        tool_choice=_tool_choice(data.get("tool_choice"), data.get("parallel_tool_calls"), dropped, names),
         temperature=temperature,
         top_p=top_p,
         thinking=thinking,
@@ -225,13 +228,6 @@ def _strings(value: Any, path: str) -> tuple[str, ...]:
     return tuple(_string(item, f"{path}[{i}]") for i, item in enumerate(_list(value, path)))
 
 
-def _part(raw: Any, path: str) -> dict[str, Any]:
-    part = _object(raw, path)
-    if part is None:
-        raise InvalidParam(path, "Input should be an object, got null")
-    return part
-
-
 def _reasoning(value: Any) -> tuple[str | None, Thinking | None, bool]:
     """The canonical effort and thinking, and whether reasoning is shown as summaries."""
     config = _object(value, "reasoning")
@@ -242,15 +238,8 @@ def _reasoning(value: Any) -> tuple[str | None, Thinking | None, bool]:
         kinds = "'auto', 'concise', 'detailed' or 'none'"
         raise InvalidParam("reasoning.summary", f"Input should be {kinds}, got {shown(summary)}")
     summaries = summary in _SUMMARIES
-    effort = config.get("effort")
-    if effort is None:
-        return None, None, summaries
-    if effort not in REASONING_EFFORTS:
-        allowed = ", ".join(f"'{name}'" for name in REASONING_EFFORTS)
-        raise InvalidParam("reasoning.effort", f"Input should be one of {allowed}, got {shown(effort)}")
-    if effort == "none":
-        return None, Thinking("disabled"), summaries
-    return str(effort), Thinking("adaptive"), summaries
+    effort, thinking = effort_thinking(config.get("effort"), "reasoning.effort", REASONING_EFFORTS)
+    return effort, thinking, summaries
 
 
 def _text_format(value: Any) -> Mapping[str, Any] | None:
@@ -306,7 +295,7 @@ def _input(value: Any) -> tuple[tuple[TextBlock, ...], tuple[Message, ...]]:
     turns = _Turns()
     for i, raw in enumerate(items):
         path = f"input[{i}]"
-        item = _part(raw, path)
+        item = json_part(raw, path)
         kind = item.get("type", "message" if "role" in item else None)
         match kind:
             case "message":
@@ -338,7 +327,7 @@ def _message(item: Mapping[str, Any], path: str) -> tuple[Role, tuple[Block, ...
     role = item.get("role")
     content = item.get("content")
     cpath = f"{path}.content"
-    if role in _SYSTEM_ROLES:
+    if role in SYSTEM_ROLES:
         return "system", _texts(content, cpath, ("input_text",))
     if role == "assistant":
         return "assistant", _texts(content, cpath, ("output_text", "input_text", "refusal"))
@@ -357,7 +346,7 @@ def _texts(value: Any, path: str, kinds: tuple[str, ...]) -> tuple[TextBlock, ..
         return (TextBlock(value),) if value else ()
     blocks = []
     for i, raw in enumerate(_list(value, path)):
-        part = _part(raw, f"{path}[{i}]")
+        part = json_part(raw, f"{path}[{i}]")
         kind = part.get("type")
         if kind not in kinds:
             allowed = " or ".join(f"'{k}'" for k in kinds)
@@ -370,7 +359,7 @@ def _texts(value: Any, path: str, kinds: tuple[str, ...]) -> tuple[TextBlock, ..
 
 def _user_part(raw: Any, path: str) -> ResultContent | None:
     """A user content part (also a call output's): text, image or file; empty text is None."""
-    part = _part(raw, path)
+    part = json_part(raw, path)
     kind = part.get("type")
     if kind in ("input_text", "output_text"):
         text = _string(part.get("text"), f"{path}.text")
@@ -475,7 +464,7 @@ def _tools(value: Any) -> _Tools:
     dropped: list[str] = []
     for i, raw in enumerate(_list(value, "tools")):
         path = f"tools[{i}]"
-        spec = _part(raw, path)
+        spec = json_part(raw, path)
         kind = _string(spec.get("type"), f"{path}.type", required=True)
         if kind in ("function", "custom"):
             tools.append(_client_tool(spec, kind, path, custom))
@@ -483,7 +472,7 @@ def _tools(value: Any) -> _Tools:
             namespace = _string(spec.get("name"), f"{path}.name", required=True)
             for j, inner in enumerate(_list(spec.get("tools"), f"{path}.tools")):
                 ipath = f"{path}.tools[{j}]"
-                ispec = _part(inner, ipath)
+                ispec = json_part(inner, ipath)
                 ikind = ispec.get("type")
                 if ikind not in ("function", "custom"):
                     raise InvalidParam(f"{ipath}.type", f"Input should be 'function' or 'custom', got {shown(ikind)}")
@@ -551,74 +540,74 @@ def _web_search(spec: Mapping[str, Any], path: str) -> ServerTool:
     return ServerTool(WEB_SEARCH.type, WEB_SEARCH.name, config)
 
 
-def _tool_name(entry: Mapping[str, Any], path: str, namespaced: Mapping[str, tuple[str, str]]) -> str:
-    """The canonical name of the function or custom tool an entry names, by its `namespace` if it gives one.
+@dataclass(frozen=True, slots=True)
+class _ToolNames:
+    """The declared tools' canonical names, for the entries of a `tool_choice` that name one."""
 
-    Without one, a name declared only inside a namespace still finds its tool (`spawn_agent` is
-    `multi_agent_v1__spawn_agent`), as long as no other tool has that name.
-    """
-    name = _string(entry.get("name"), f"{path}.name", required=True)
-    namespace = entry.get("namespace")
-    if namespace is not None:
-        return f"{_string(namespace, f'{path}.namespace')}{NAMESPACE_SEPARATOR}{name}"
-    inside = [canonical for canonical, (_, own) in namespaced.items() if own == name]
-    return inside[0] if len(inside) == 1 and name not in namespaced else name
+    declared: frozenset[str]
+    namespaced: Mapping[str, tuple[str, str]]
+
+    def canonical(self, entry: Mapping[str, Any], path: str) -> str:
+        """The tool an entry names: by its `namespace` if it gives one, else a declared tool of that
+        name, else the one tool of that name inside a namespace (`spawn_agent` is
+        `multi_agent_v1__spawn_agent`) when exactly one namespace has it."""
+        name = _call_name(entry, path)
+        if entry.get("namespace") or name in self.declared:
+            return name
+        inside = [canonical for canonical, (_, own) in self.namespaced.items() if own == name]
+        return inside[0] if len(inside) == 1 else name
 
 
-def _tool_choice(
-    value: Any, parallel: Any, dropped: tuple[str, ...], namespaced: Mapping[str, tuple[str, str]]
-) -> ToolChoice | None:
+def _tool_choice(value: Any, parallel: Any, dropped: tuple[str, ...], names: _ToolNames) -> ToolChoice | None:
     plain, choice, disable = plain_tool_choice(value, parallel)
     if not isinstance(value, dict):
         return plain
     kind = _string(choice.get("type"), "tool_choice.type", required=True)
     if kind in ("function", "custom"):
-        return ToolChoice("tool", _tool_name(choice, "tool_choice", namespaced), disable)
+        return ToolChoice("tool", names.canonical(choice, "tool_choice"), disable)
     if kind.startswith("web_search"):
         return ToolChoice("tool", WEB_SEARCH.name, disable)
     if kind == "allowed_tools":
-        return _allowed_tools(choice, disable, namespaced)
+        return _allowed_tools(choice, disable, names)
     known = f" (dropped from tools: {', '.join(sorted(set(dropped)))})" if kind in dropped else ""
     problem = f"cannot force the hosted tool {shown(kind)}: this router does not run it{known}"
     raise InvalidParam("tool_choice.type", problem)
 
 
-def _allowed_tools(choice: Mapping[str, Any], disable: bool, namespaced: Mapping[str, tuple[str, str]]) -> ToolChoice:
+def _allowed_tools(choice: Mapping[str, Any], disable: bool, names: _ToolNames) -> ToolChoice:
     """`allowed_tools`: the model may call only the listed tools (`_restrict` keeps those), and must
     call one when `mode` is `required`; a single required tool is that tool forced."""
     mode = choice.get("mode", "auto")
     if mode not in ("auto", "required"):
         raise InvalidParam("tool_choice.mode", f"Input should be 'auto' or 'required', got {shown(mode)}")
-    names = _allowed_names(choice, namespaced)
-    if len(names) == 1 and mode == "required":
-        return ToolChoice("tool", next(iter(names)), disable)
+    allowed = _allowed_names(choice, names)
+    if len(allowed) == 1 and mode == "required":
+        return ToolChoice("tool", next(iter(allowed)), disable)
     return ToolChoice("any" if mode == "required" else "auto", disable_parallel_tool_use=disable)
 
 
-def _allowed_names(choice: Mapping[str, Any], namespaced: Mapping[str, tuple[str, str]]) -> frozenset[str]:
-    names = set()
+def _allowed_names(choice: Mapping[str, Any], names: _ToolNames) -> frozenset[str]:
+    allowed = set()
     for i, raw in enumerate(_list(choice.get("tools"), "tool_choice.tools")):
         path = f"tool_choice.tools[{i}]"
-        entry = _part(raw, path)
+        entry = json_part(raw, path)
         kind = _string(entry.get("type"), f"{path}.type", required=True)
         if kind.startswith("web_search"):
-            names.add(WEB_SEARCH.name)
+            allowed.add(WEB_SEARCH.name)
         elif kind in ("function", "custom"):
-            names.add(_tool_name(entry, path, namespaced))
-    return frozenset(names)
+            allowed.add(names.canonical(entry, path))
+    return frozenset(allowed)
 
 
-def _restrict(
-    tools: tuple[ToolSpec, ...], value: Any, namespaced: Mapping[str, tuple[str, str]]
-) -> tuple[ToolSpec, ...]:
+def _restrict(tools: tuple[ToolSpec, ...], value: Any, names: _ToolNames) -> tuple[ToolSpec, ...]:
     """The tools an `allowed_tools` choice leaves the model (all of them for any other choice).
 
     A choice that leaves none of the declared tools is refused: the model would have nothing to call.
     """
     if not isinstance(value, dict) or value.get("type") != "allowed_tools":
         return tools
-    names = _allowed_names(value, namespaced)
-    kept = tuple(tool for tool in tools if tool.name in names)
+    allowed = _allowed_names(value, names)
+    kept = tuple(tool for tool in tools if tool.name in allowed)
     if tools and not kept:
         raise InvalidParam("tool_choice.tools", "none of the allowed tools is among the tools this router can offer")
     return kept

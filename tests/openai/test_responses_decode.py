@@ -461,6 +461,12 @@ def test_a_forced_namespaced_tool_is_forced_by_its_joined_name(choice: dict[str,
     assert "agents__spawn" in {tool.name for tool in request.tools}
 
 
+
+def test_a_declared_tool_wins_over_a_namespaced_one_of_the_same_name() -> None:
+    tools = [*NAMESPACED, {"type": "function", "name": "spawn", "parameters": {"type": "object"}}]
+    assert decode(tools=tools, tool_choice={"type": "function", "name": "spawn"}).request.tool_choice == ToolChoice(
+        "tool", "spawn")
+
 def test_allowed_tools_keep_a_namespaced_tool() -> None:
     allowed = {"type": "allowed_tools", "mode": "auto", "tools": [{"type": "function", "name": "spawn"}]}
     assert [tool.name for tool in decode(tools=NAMESPACED, tool_choice=allowed).request.tools] == ["agents__spawn"]
