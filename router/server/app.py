@@ -49,9 +49,9 @@ log = logging.getLogger("router")
 access_log = logging.getLogger("router.access")
 
 JSON = "application/json"
-OPENAI_CHAT = Wire(b": ping\n\n", error_chunk)
-"""Chat Completions streams: an SSE comment keeps the connection alive (clients skip comments).
-Responses streams ping the same way."""
+COMMENT_PING = b": ping\n\n"
+"""How OpenAI-dialect streams keep the connection alive: an SSE comment, which clients skip."""
+OPENAI_CHAT = Wire(COMMENT_PING, error_chunk)
 AUTH_MESSAGE = ("invalid API key: this router only serves clients that send the token set in server.auth_token"
                 " (as x-api-key, or Authorization: Bearer)")
 
@@ -193,7 +193,7 @@ class Endpoints:
 
         def streamed(route: Route | None) -> tuple[Encoder, Wire]:
             encoder = ResponsesStreamEncoder.for_request(model, decoded)
-            return encoder, Wire(OPENAI_CHAT.ping, encoder.error)  # its error events are numbered: the encoder's
+            return encoder, Wire(COMMENT_PING, encoder.error)  # its error events are numbered: the encoder's
 
         return Turn(decoded.request, len(body), streamed, lambda reply, route: response_json_for(reply, model, decoded))
 
