@@ -66,10 +66,14 @@ def error_body(error_type: str, message: str) -> bytes:
 def error_response_parts(exc: BaseException) -> tuple[int, bytes, dict[str, str]]:
     """Status, body and extra headers (e.g. `retry-after`) for a failure before the first byte."""
     status, error_type = status_and_type(exc)
-    headers: dict[str, str] = {}
+    return status, error_body(error_type, message_of(exc)), retry_headers(exc)
+
+
+def retry_headers(exc: BaseException) -> dict[str, str]:
+    """`retry-after` (whole seconds, rounded up) for a rate limit that says when it lifts; else none."""
     if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
-        headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))
-    return status, error_body(error_type, message_of(exc)), headers
+        return {"retry-after": str(max(0, math.ceil(exc.retry_after)))}
+    return {}
 
 
 def error_event(exc: BaseException) -> bytes:

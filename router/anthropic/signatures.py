@@ -44,10 +44,7 @@ def decode_signature(text: str) -> Signature:
     if router or text.startswith(PREFIX):
         tag, sep, value = text[len(ROUTER_PREFIX if router else PREFIX) :].partition(".")
         if sep:
-            try:
-                origin = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                origin = ""
+            origin = unpack_tag(tag) or ""
             provider, nul, model = origin.partition("\x00")
             if nul and (provider or router):
                 return Signature(provider, model, value, router=router)
@@ -55,5 +52,17 @@ def decode_signature(text: str) -> Signature:
 
 
 def _origin(signature: Signature) -> str:
-    origin = f"{signature.provider}\x00{signature.model}".encode()
-    return base64.urlsafe_b64encode(origin).rstrip(b"=").decode("ascii")
+    return pack_tag(f"{signature.provider}\x00{signature.model}")
+
+
+def pack_tag(text: str) -> str:
+    """`text` as unpadded base64url: safe between the dots of a packed value."""
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode("ascii")
+
+
+def unpack_tag(tag: str) -> str | None:
+    """The text `pack_tag` packed; None when `tag` is not one."""
+    try:
+        return base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None

@@ -10,12 +10,11 @@ OpenAI clients not to retry at all.
 
 from __future__ import annotations
 
-import math
 
 import orjson
 
 from router import errors
-from router.anthropic.errors import message_of
+from router.anthropic.errors import message_of, retry_headers
 
 _STATUS: tuple[tuple[type[errors.RouterError], int, str, str | None], ...] = (
     (errors.NoRoute, 404, "invalid_request_error", "model_not_found"),
@@ -52,10 +51,7 @@ def error_json(exc: BaseException) -> dict[str, object]:
 def error_response_parts(exc: BaseException) -> tuple[int, bytes, dict[str, str]]:
     """Status, body and extra headers (e.g. `retry-after`) for a failure before the first byte."""
     status, _, _ = status_type_code(exc)
-    headers: dict[str, str] = {}
-    if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
-        headers["retry-after"] = str(max(0, math.ceil(exc.retry_after)))
-    return status, orjson.dumps({"error": error_json(exc)}), headers
+    return status, orjson.dumps({"error": error_json(exc)}), retry_headers(exc)
 
 
 def error_chunk(exc: BaseException) -> bytes:

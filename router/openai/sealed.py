@@ -11,10 +11,7 @@ opaque string and echoes it; the decoder gets the text and the signature back.
 
 from __future__ import annotations
 
-import base64
-import binascii
-
-from router.anthropic.signatures import decode_signature, encode_signature
+from router.anthropic.signatures import decode_signature, encode_signature, pack_tag, unpack_tag
 from router.conversation import Signature
 
 PREFIX = "swy1t."
@@ -22,19 +19,14 @@ PREFIX = "swy1t."
 
 def seal_reasoning(text: str, signature: Signature) -> str:
     """The `encrypted_content` carrying both the thinking text and its signature."""
-    tag = base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode("ascii")
-    return f"{PREFIX}{tag}.{encode_signature(signature)}"
+    return f"{PREFIX}{pack_tag(text)}.{encode_signature(signature)}"
 
 
 def open_reasoning(value: str) -> tuple[str | None, Signature]:
     """The sealed text (None when `value` holds none) and the signature of an `encrypted_content`."""
     if value.startswith(PREFIX):
         tag, sep, rest = value[len(PREFIX):].partition(".")
-        if sep:
-            try:
-                text = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                text = None
-            if text is not None:
-                return text, decode_signature(rest)
+        text = unpack_tag(tag) if sep else None
+        if text is not None:
+            return text, decode_signature(rest)
     return None, decode_signature(value)
