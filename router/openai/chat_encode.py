@@ -60,9 +60,14 @@ def finish_reason(stop_reason: StopReason | None, called_tools: bool) -> str:
     return reason
 
 
+def prompt_tokens(usage: Usage) -> int:
+    """The input as OpenAI counts it: cached and cache-written tokens included."""
+    return usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+
+
 def usage_json(usage: Usage) -> dict[str, Any]:
     """OpenAI's usage: prompt tokens include cached ones (Anthropic's `input_tokens` does not)."""
-    prompt = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+    prompt = prompt_tokens(usage)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": usage.output_tokens,

@@ -10,7 +10,6 @@ OpenAI clients not to retry at all.
 
 from __future__ import annotations
 
-
 import orjson
 
 from router import errors

@@ -50,6 +50,7 @@ from router.events import (
     ToolInputDelta,
     ToolUseStart,
 )
+from router.openai.chat_encode import prompt_tokens
 from router.openai.errors import error_json
 from router.openai.responses_decode import CUSTOM_INPUT, ResponsesRequest
 from router.openai.sealed import seal_reasoning
@@ -67,7 +68,7 @@ def new_id(prefix: str) -> str:
 
 def usage_json(usage: Usage) -> dict[str, Any]:
     """The Responses usage: input tokens include cached ones (Anthropic's `input_tokens` does not)."""
-    prompt = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+    prompt = prompt_tokens(usage)
     return {
         "input_tokens": prompt,
         "input_tokens_details": {
