@@ -76,14 +76,54 @@ def usage_json(usage: Usage) -> dict[str, Any]:
     }
 
 
-class ChatStreamEncoder:
+class EventOrder:
+    """The order canonical events must come in, checked alike by both OpenAI encoders: one message,
+    blocks inside it, each delta inside its own block. A provider breaking it is an upstream failure."""
+
+    __slots__ = ("finished", "open", "skip", "started")
+
+    def __init__(self) -> None:
+        self.open: type[Event] | None = None
+        self.skip = False  # the open block is not shown (a server tool call, hidden or redacted reasoning)
+        self.started = False
+        self.finished = False
+
+    def encode(self, event: Event) -> bytes:
+        raise NotImplementedError
+
+    def encode_batch(self, batch: Batch) -> bytes:
+        """The SSE bytes for one batch of events."""
+        return b"".join(self.encode(event) for event in batch)
+
+    def _expect(self, kind: type[Event], event: Event) -> None:
+        if self.open is not kind:
+            opened = self.open.__name__ if self.open else "no block"
+            raise UpstreamUnavailable(f"provider sent {type(event).__name__} while {opened} was open")
+
+    def _check_start(self) -> None:
+        if self.started:
+            raise UpstreamUnavailable("provider started the message twice")
+
+    def _check_block(self, event: Event) -> None:
+        if not self.started or self.finished:
+            raise UpstreamUnavailable(f"provider sent {type(event).__name__} outside a message")
+
+    def _check_close(self) -> None:
+        if self.open is None:
+            raise UpstreamUnavailable("provider closed a block that was not open")
+
+    def _check_stop(self) -> None:
+        if not self.started or self.finished:
+            raise UpstreamUnavailable("provider ended a message that was not open")
+
+
+class ChatStreamEncoder(EventOrder):
     """Turns one reply's canonical events into `chat.completion.chunk` SSE bytes, ending with `[DONE]`.
 
     Driven like `router.anthropic.encode.StreamEncoder`: one `encode` per event (or `encode_batch`).
     """
 
-    __slots__ = ("_head", "argued", "completion_id", "created", "finished", "include_usage", "model", "open",
-                 "skip", "started", "tools")
+    __slots__ = ("_head", "argued", "completion_id", "created", "include_usage", "model", "tools")
 
     def __init__(
         self, model: str, include_usage: bool = False, *, completion_id: str | None = None, created: int | None = None
@@ -92,19 +132,12 @@ class ChatStreamEncoder:
         self.include_usage = include_usage
         self.completion_id = completion_id or new_completion_id()
         self.created = int(time.time()) if created is None else created
-        self.open: type[Event] | None = None
-        self.skip = False  # the open block is not shown (a server tool call, redacted reasoning)
+        super().__init__()
         self.tools = 0  # client tool calls opened so far; the next one's index
         self.argued = False  # the open client call has streamed some non-blank arguments
-        self.started = False
-        self.finished = False
         self._head = orjson.dumps(
             {"id": self.completion_id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
         )[:-1]
-
-    def encode_batch(self, batch: Batch) -> bytes:
-        """The SSE bytes for one batch of events."""
-        return b"".join(self.encode(event) for event in batch)
 
     def encode(self, event: Event) -> bytes:
         """The SSE bytes for one event (often empty: block boundaries have no chunk of their own)."""
@@ -137,12 +170,10 @@ class ChatStreamEncoder:
                         "function": {"name": name, "arguments": ""}}
                 return out + self._delta({"tool_calls": [call]})
             case BlockStop():
-                if self.open is None:
-                    raise UpstreamUnavailable("provider closed a block that was not open")
+                self._check_close()
                 return self._close()
             case MessageStart():
-                if self.started:
-                    raise UpstreamUnavailable("provider started the message twice")
+                self._check_start()
                 self.started = True
                 return self._delta({"role": "assistant", "content": ""})
             case MessageStop():
@@ -150,14 +181,8 @@ class ChatStreamEncoder:
             case _:
                 assert_never(event)
 
-    def _expect(self, kind: type[Event], event: Event) -> None:
-        if self.open is not kind:
-            opened = self.open.__name__ if self.open else "no block"
-            raise UpstreamUnavailable(f"provider sent {type(event).__name__} while {opened} was open")
-
     def _open(self, event: Event, *, skip: bool) -> bytes:
-        if not self.started or self.finished:
-            raise UpstreamUnavailable(f"provider sent {type(event).__name__} outside a message")
+        self._check_block(event)
         out = self._close()  # an unclosed block before it is closed leniently
         self.open, self.skip = type(event), skip
         return out
@@ -180,8 +205,7 @@ class ChatStreamEncoder:
         return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}])
 
     def _stop(self, event: MessageStop) -> bytes:
-        if not self.started or self.finished:
-            raise UpstreamUnavailable("provider ended a message that was not open")
+        self._check_stop()
         out = self._close()  # a block left open ends with the message
         self.finished = True
         out += self._delta({}, finish_reason(event.stop_reason, self.tools > 0))

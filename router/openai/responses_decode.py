@@ -46,7 +46,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from router.conversation import (
     Block,
     DocumentBlock,

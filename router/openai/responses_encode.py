@@ -35,9 +35,7 @@ import orjson
 
 from router.anthropic.signatures import encode_signature
 from router.conversation import Reply, Signature, StopReason, TextBlock, ThinkingBlock, ToolUseBlock, Usage
-from router.errors import UpstreamUnavailable
 from router.events import (
-    Batch,
     BlockStop,
     Event,
     MessageStart,
@@ -50,7 +48,7 @@ from router.events import (
     ToolInputDelta,
     ToolUseStart,
 )
-from router.openai.chat_encode import prompt_tokens
+from router.openai.chat_encode import EventOrder, prompt_tokens
 from router.openai.errors import error_json
 from router.openai.responses_decode import CUSTOM_INPUT, ResponsesRequest
 from router.openai.sealed import seal_reasoning
@@ -208,15 +206,15 @@ class ReplyShape:
         return body
 
 
-class ResponsesStreamEncoder:
+class ResponsesStreamEncoder(EventOrder):
     """Turns one reply's canonical events into Responses SSE bytes, checking their order.
 
     Driven like `ChatStreamEncoder`: one `encode` per event (or `encode_batch`); `started` and
     `finished` tell whether `response.created` and the final event went out.
     """
 
-    __slots__ = ("_hide_text", "_item", "_kind", "_parts", "_seq", "_signature", "_summary", "created_at", "finished",
-                 "model", "open", "output", "response_id", "shape", "skip", "started")
+    __slots__ = ("_hide_text", "_item", "_kind", "_parts", "_seq", "_signature", "_summary", "created_at", "model",
+                 "output", "response_id", "shape")
 
     def __init__(
         self, model: str, shape: ReplyShape | None = None, *, response_id: str | None = None,
@@ -227,10 +225,7 @@ class ResponsesStreamEncoder:
         self.created_at = int(time.time()) if created_at is None else created_at
         self.shape = shape or ReplyShape()
         self.output: list[dict[str, Any]] = []  # finished items
-        self.open: type[Event] | None = None
-        self.skip = False  # the open block is not shown (a server tool call, hidden reasoning)
-        self.started = False
-        self.finished = False
+        super().__init__()
         self._seq = 0
         self._item: dict[str, Any] = {}  # the open item as output_item.added showed it
         self._kind = ""
@@ -245,10 +240,6 @@ class ResponsesStreamEncoder:
     ) -> ResponsesStreamEncoder:
         """An encoder shaped by a decoded request (custom tools, reasoning shown, fields echoed)."""
         return cls(model, ReplyShape.of(request), response_id=response_id, created_at=created_at)
-
-    def encode_batch(self, batch: Batch) -> bytes:
-        """The SSE bytes for one batch of events."""
-        return b"".join(self.encode(event) for event in batch)
 
     def encode(self, event: Event) -> bytes:
         """The SSE bytes for one event (possibly empty, possibly several SSE events)."""
@@ -294,12 +285,10 @@ class ResponsesStreamEncoder:
                 call = self.shape.call_item(call_id, name, "", "in_progress")
                 return self._open_item(event, call["type"], call)
             case BlockStop():
-                if self.open is None:
-                    raise UpstreamUnavailable("provider closed a block that was not open")
+                self._check_close()
                 return self._close()
             case MessageStart():
-                if self.started:
-                    raise UpstreamUnavailable("provider started the message twice")
+                self._check_start()
                 return self._begin()
             case MessageStop():
                 return self._finish(event)
@@ -337,11 +326,6 @@ class ResponsesStreamEncoder:
         """An event about the open item."""
         return self._event(kind, item_id=self._item["id"], output_index=len(self.output), **fields)
 
-    def _expect(self, kind: type[Event], event: Event) -> None:
-        if self.open is not kind:
-            opened = self.open.__name__ if self.open else "no block"
-            raise UpstreamUnavailable(f"provider sent {type(event).__name__} while {opened} was open")
-
     def _begin(self) -> bytes:
         self.started = True
         response = self.shape.response(self.response_id, self.created_at, self.model, "in_progress", [])
@@ -350,8 +334,7 @@ class ResponsesStreamEncoder:
 
     def _open_item(self, event: Event, kind: str, item: dict[str, Any] | None) -> bytes:
         """Close any item still open (leniently), then add this one (`None`: a block not shown)."""
-        if not self.started or self.finished:
-            raise UpstreamUnavailable(f"provider sent {type(event).__name__} outside a message")
+        self._check_block(event)
         out = self._close() if self.open is not None else b""
         self.open, self.skip, self._kind = type(event), item is None, kind
         self._parts, self._signature, self._summary, self._hide_text = [], None, False, False
@@ -407,8 +390,7 @@ class ResponsesStreamEncoder:
         return out
 
     def _finish(self, event: MessageStop) -> bytes:
-        if not self.started or self.finished:
-            raise UpstreamUnavailable("provider ended a message that was not open")
+        self._check_stop()
         out = self._close() if self.open is not None else b""
         self.finished = True
         incomplete = event.stop_reason in _INCOMPLETE
